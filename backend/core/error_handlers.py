@@ -1,0 +1,100 @@
+"""One error shape for everything: ``{"error_code": "UPPER_SNAKE", "detail": "..."}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis.exceptions
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.core.errors import AppError
+from backend.core.logging import journal_error
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: ("BAD_REQUEST", "Некорректный запрос."),
+    401: ("NOT_AUTHENTICATED", "Требуется вход в аккаунт."),
+    403: ("FORBIDDEN", "Доступ запрещён."),
+    404: ("NOT_FOUND", "Такого адреса нет."),
+    405: ("METHOD_NOT_ALLOWED", "Метод не поддерживается для этого адреса."),
+    413: ("PAYLOAD_TOO_LARGE", "Слишком большой запрос."),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "Неподдерживаемый формат."),
+}
+
+
+def error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse({"error_code": code, "detail": detail, **extra}, status_code=status, headers=headers)
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers or None)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, default = _HTTP_CODES.get(exc.status_code, (f"HTTP_{exc.status_code}", "Ошибка запроса."))
+    detail = exc.detail if isinstance(exc.detail, str) and exc.status_code in (413,) else default
+    return error_response(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+
+
+def _describe(error: dict[str, Any]) -> dict[str, Any]:
+    # Never echo the input back: it may hold a password or a code.
+    return {
+        "loc": [str(part) for part in error.get("loc", ())],
+        "msg": error.get("msg", ""),
+        "type": error.get("type", ""),
+    }
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_describe(error) for error in exc.errors()]
+    if any(error["type"] == "json_invalid" for error in errors):
+        return error_response(400, "MALFORMED_JSON", "Тело запроса не является корректным JSON.")
+    first = errors[0] if errors else {"loc": [], "msg": ""}
+    where = ".".join(part for part in first["loc"] if part != "body") or "запрос"
+    return error_response(422, "VALIDATION_ERROR", f"{where}: {first['msg']}", errors=errors)
+
+
+async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
+    part = "redis" if isinstance(exc, redis.exceptions.RedisError) else "database"
+    journal_error("dependency_unavailable", exc, part=part, path=request.url.path)
+    return error_response(
+        503,
+        "SERVICE_UNAVAILABLE",
+        f"Временно недоступно хранилище ({part}). Попробуйте через минуту.",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    journal_error("unhandled_error", exc, path=request.url.path, method=request.method)
+    logger.exception("unhandled error")
+    return error_response(500, "INTERNAL_ERROR", "Внутренняя ошибка сервера. Мы уже знаем о ней.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for exc_type in (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        OperationalError,
+        PoolTimeout,
+        DBAPIError,
+        ConnectionError,
+        OSError,
+    ):
+        app.add_exception_handler(exc_type, _dependency_down)
+    app.add_exception_handler(Exception, _unhandled)

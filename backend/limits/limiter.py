@@ -1,0 +1,39 @@
+"""Moving-window rate limits stored in Redis, via the maintained ``limits`` library.
+
+One ``RateLimiter`` per process shares the app's Redis connection pool.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import redis.asyncio as aioredis
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+
+class RateLimiter:
+    def __init__(self, redis: aioredis.Redis, key_prefix: str = "leadinc:limits") -> None:
+        storage = RedisStorage(
+            "async+redis://pool:6379",  # placeholder: the shared pool below decides where we connect
+            implementation="redispy",
+            key_prefix=key_prefix,
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+        )
+        self._strategy = MovingWindowRateLimiter(storage)
+
+    @staticmethod
+    def rule(text: str) -> RateLimitItem:
+        return parse(text)
+
+    async def hit(self, rule: RateLimitItem, *identifiers: str) -> int | None:
+        """Count one hit. Return None when allowed, else the seconds until a retry can succeed."""
+        if await self._strategy.hit(rule, *identifiers):
+            return None
+        stats = await self._strategy.get_window_stats(rule, *identifiers)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def clear(self, rule: RateLimitItem, *identifiers: str) -> None:
+        await self._strategy.clear(rule, *identifiers)

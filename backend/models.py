@@ -1,0 +1,8 @@
+"""Imports every domain's models so that metadata (Alembic, tests) sees all tables. Nothing else."""
+
+from backend.auth.models import User
+from backend.chat.models import ChatSession, FunnelEvent, Message
+from backend.core.orm import Base
+from backend.voice.models import AudioEvent
+
+__all__ = ["AudioEvent", "Base", "ChatSession", "FunnelEvent", "Message", "User"]

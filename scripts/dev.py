@@ -1,0 +1,35 @@
+"""The embedded-mode launcher behind `make run`.
+
+Starts the embedded redis-server when REDIS_URL is empty, applies migrations, then serves the app
+with uvicorn on 127.0.0.1:8000 (HOST/PORT override).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
+from backend.core.config import ROOT_DIR, get_settings
+from backend.core.redis import resolve_redis_url
+
+
+def main() -> int:
+    settings = get_settings()
+    redis_url = resolve_redis_url(settings)
+    os.environ["REDIS_URL"] = redis_url  # the app (and workers) reuse the same server
+    print(f"==> redis: {redis_url}", flush=True)
+    print(f"==> database: {settings.database_url_sync.split('@')[-1]}", flush=True)
+    command.upgrade(Config(str(ROOT_DIR / "alembic.ini")), "head")
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    print(f"==> Leadinc Assistant on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
+    uvicorn.run("backend.main:app_factory", factory=True, host=host, port=port, proxy_headers=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

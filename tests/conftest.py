@@ -1,0 +1,95 @@
+"""Shared fixtures: a throwaway PostgreSQL database per run, a Redis database, the app and a client.
+
+Servers come from TEST_POSTGRES_URL (an admin DSN; default postgresql://postgres@127.0.0.1:5432/postgres)
+and TEST_REDIS_URL (default redis://127.0.0.1:6379/15). ``scripts/test.sh`` makes sure they run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+import pytest_asyncio
+import redis
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import create_engine, text
+
+from backend.core.config import Settings
+from backend.main import create_app
+from backend.models import Base
+from helpers import ADMIN_DSN, TEST_REDIS_URL, ThrowawayPostgres, client_for, make_settings, run_alembic
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[ThrowawayPostgres]:
+    try:
+        psycopg2.connect(ADMIN_DSN, connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        pytest.exit(f"PostgreSQL not reachable at TEST_POSTGRES_URL={ADMIN_DSN}: {exc}", returncode=2)
+    server = ThrowawayPostgres(ADMIN_DSN)
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: ThrowawayPostgres) -> str:
+    url = postgres.create()
+    run_alembic(url, ("upgrade", "head"))
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"Redis not reachable at TEST_REDIS_URL={TEST_REDIS_URL}: {exc}", returncode=2)
+    finally:
+        client.close()
+    return TEST_REDIS_URL
+
+
+def _clean(database_url: str, redis_url: str) -> None:
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://"))
+    with engine.begin() as conn:
+        names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    engine.dispose()
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Settings]:
+    _clean(database_url, redis_url)
+    yield make_settings(tmp_path, DATABASE_URL=database_url, REDIS_URL=redis_url)
+
+
+@pytest_asyncio.fixture
+async def app_factory() -> AsyncIterator[Any]:
+    """Starts apps (with their lifespans) for the test and stops them afterwards."""
+    contexts: list[Any] = []
+
+    async def start(settings: Settings, factory: Any = create_app) -> FastAPI:
+        app = factory(settings)
+        context = app.router.lifespan_context(app)
+        await context.__aenter__()
+        contexts.append(context)
+        return app  # type: ignore[no-any-return]
+
+    yield start
+    for context in reversed(contexts):
+        await context.__aexit__(None, None, None)
+
+
+@pytest_asyncio.fixture
+async def client(settings: Settings, app_factory: Any) -> AsyncIterator[AsyncClient]:
+    app = await app_factory(settings)
+    async with client_for(app) as http:
+        yield http
