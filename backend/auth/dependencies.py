@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
 from backend.auth.cookies import set_session_cookie
 from backend.auth.models import User
+from backend.auth.service import sign_in_by_id
 from backend.auth.sessions import SessionState, SessionStore
 from backend.auth.users import UserManagerDep, jwt_strategy
 from backend.core.dependencies import DbSession, RedisDep, SettingsDep
@@ -42,6 +44,9 @@ async def current_session(
     """The caller's session; a missing or expired one is replaced transparently and the cookie set."""
     sid = request.cookies.get(settings.SESSION_COOKIE_NAME)
     state = await store.resume_or_create(db, sid, user.id if user else None)
+    pending = state.data.pop("pending_login_user_id", None)
+    if pending and user is None:  # the funnel registered this visitor during a streamed turn
+        return await sign_in_by_id(response, uuid.UUID(pending), state.sid, store, db, settings)
     if state.is_new:
         set_session_cookie(response, settings, state.sid)
     return state

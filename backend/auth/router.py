@@ -4,10 +4,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from backend.auth import service
-from backend.auth.cookies import clear_cookies, set_auth_cookie, set_session_cookie
+from backend.auth.cookies import clear_cookies
 from backend.auth.dependencies import CurrentSession, CurrentUserOptional, SessionStoreDep
 from backend.auth.schemas import LoginRequest, LogoutResponse, NotAuthenticated, RegisterRequest, UserProfile
-from backend.auth.users import UserManagerDep, jwt_strategy
+from backend.auth.users import UserManagerDep
 from backend.codes.dependencies import CodeServiceDep
 from backend.core.dependencies import DbSession, SettingsDep
 
@@ -32,10 +32,7 @@ async def login_custom(
     settings: SettingsDep,
 ) -> UserProfile:
     user = await service.authenticate(manager, codes, body)
-    token = await jwt_strategy(settings).write_token(user)
-    state = await store.rotate(db, request.cookies.get(settings.SESSION_COOKIE_NAME), user.id)
-    set_auth_cookie(response, settings, token)
-    set_session_cookie(response, settings, state.sid)
+    await service.sign_in(response, user, request.cookies.get(settings.SESSION_COOKIE_NAME), store, db, settings)
     return service.profile(user)
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+
+from fastapi import Response
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import exceptions as fu_exceptions
 from fastapi_users import schemas as fu_schemas
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.cookies import set_auth_cookie, set_session_cookie
 from backend.auth.exceptions import InvalidCredentials, UserAlreadyExists
 from backend.auth.models import User
 from backend.auth.schemas import LoginRequest, UserProfile
-from backend.auth.users import UserManager
+from backend.auth.sessions import SessionState, SessionStore
+from backend.auth.users import UserManager, jwt_strategy, make_user_manager
 from backend.codes.service import CodeService
+from backend.core.config import Settings
 from backend.core.errors import Unprocessable
 
 
@@ -49,3 +56,25 @@ def profile(user: User) -> UserProfile:
         subscription_ends_at=user.subscription_ends_at,
         has_access=user.has_active_access(),
     )
+
+
+async def sign_in(
+    response: Response, user: User, old_sid: str | None, store: SessionStore, db: AsyncSession, settings: Settings
+) -> SessionState:
+    """Set the JWT cookie and move the conversation to a new session id (no session fixation)."""
+    set_auth_cookie(response, settings, await jwt_strategy(settings).write_token(user))
+    state = await store.rotate(db, old_sid, user.id)
+    set_session_cookie(response, settings, state.sid)
+    return state
+
+
+async def sign_in_by_id(
+    response: Response,
+    user_id: uuid.UUID,
+    old_sid: str | None,
+    store: SessionStore,
+    db: AsyncSession,
+    settings: Settings,
+) -> SessionState:
+    user = await make_user_manager(db, settings).get(user_id)
+    return await sign_in(response, user, old_sid, store, db, settings)

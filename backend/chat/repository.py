@@ -1,13 +1,14 @@
-"""All SQL for conversations."""
+"""All SQL for conversations: sessions, messages, funnel events."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.chat.models import ChatSession
+from backend.chat.models import ChatSession, FunnelEvent, Message
 
 
 async def create_session(db: AsyncSession, user_id: uuid.UUID | None) -> ChatSession:
@@ -21,3 +22,45 @@ async def attach_user(db: AsyncSession, chat_session_id: uuid.UUID, user_id: uui
     await db.execute(
         update(ChatSession).where(ChatSession.id == chat_session_id).values(user_id=user_id, is_guest=False)
     )
+
+
+async def move_history_to_user(db: AsyncSession, chat_session_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    await attach_user(db, chat_session_id, user_id)
+    await db.execute(update(Message).where(Message.session_id == chat_session_id).values(user_id=user_id))
+
+
+async def update_session_fields(db: AsyncSession, chat_session_id: uuid.UUID, **values: Any) -> None:
+    await db.execute(update(ChatSession).where(ChatSession.id == chat_session_id).values(**values))
+
+
+async def add_message(
+    db: AsyncSession,
+    *,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    role: str,
+    text: str,
+    scenario: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Message:
+    row = Message(session_id=session_id, user_id=user_id, role=role, text=text, scenario=scenario, meta=meta or {})
+    db.add(row)
+    await db.flush()
+    return row
+
+
+async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -> list[Message]:
+    rows = await db.scalars(
+        select(Message)
+        .where(Message.session_id == session_id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(rows.all()))
+
+
+async def add_funnel_event(
+    db: AsyncSession, session_id: uuid.UUID, from_stage: int | None, to_stage: int | None
+) -> None:
+    db.add(FunnelEvent(session_id=session_id, from_stage=from_stage, to_stage=to_stage))
+    await db.flush()

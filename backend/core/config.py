@@ -97,14 +97,41 @@ class Settings(BaseSettings):
     EMBEDDINGS_PROVIDER: Literal["local", "openai"] = "local"
     EMBEDDINGS_MODEL: str = ""  # provider default when empty
 
+    # --- chat limits (moving windows, `limits` notation) ------------------------------
+    RATE_BURST: str = "6/10 seconds"  # per session: anti-flood
+    RATE_BURST_IP: str = "30/10 seconds"  # per client IP
+    RATE_DAILY_GUEST: str = "60/day"  # per guest session
+    RATE_DAILY_USER: str = "300/day"  # per user
+    RATE_DAILY_IP: str = "600/day"  # per client IP
+    RATE_OFFTOPIC: str = "15/day"  # OFFTOPIC replies per session
+    HISTORY_TURNS: int = 12  # messages loaded for the model
+    HISTORY_CHAR_BUDGET: int = 6000  # and trimmed to this many characters
+
     # --- language model / external APIs --------------------------------------------
     OPENAI_API_KEY: str = ""
     OPENAI_BASE_URL: str = ""
     OPENAI_MODEL: str = "gpt-4o-mini"
     OPENAI_TIMEOUT_SECONDS: float = 30.0
+    OPENAI_TEMPERATURE: float = 0.3
+    OPENAI_MAX_RETRIES: int = 2
     ELEVENLABS_API_KEY: str = ""
     ELEVENLABS_VOICE_ID: str = ""
     ELEVENLABS_FALLBACK_VOICE_ID: str = ""
+
+    # --- voice and background work ------------------------------------------------------
+    MEDIA_DIR: Path | None = None  # default: <repo>/media ; files under MEDIA_DIR/audio/<yyyy-mm-dd>/
+    MEDIA_URL_PREFIX: str = "/media"
+    AUDIO_MAX_BYTES: int = 10 * 1024 * 1024
+    AUDIO_MAX_SECONDS: float = 60.0
+    AUDIO_RETENTION_DAYS: int = 7
+    STT_PROVIDER: Literal["openai", "local"] = "openai"
+    STT_MODEL: str = "whisper-1"
+    WHISPER_MODEL_DIR: Path | None = None  # local faster-whisper model directory (never downloaded)
+    TTS_PROVIDER: Literal["espeak", "openai", "elevenlabs"] = "espeak"
+    TTS_MODEL: str = "tts-1"
+    TTS_VOICE: str = "alloy"
+    ESPEAK_VOICE: str = "ru"
+    CELERY_EAGER: bool = False  # run tasks in-process (no workers); tests and debugging only
 
     # --- observability ---------------------------------------------------------------
     SENTRY_DSN: str = ""
@@ -118,7 +145,14 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "VAR_DIR", "ERROR_JOURNAL_PATH", "DEV_OUTBOX_DIR", "FAQ_CORPUS_DIR", "ANALYTICS_CORPUS_DIR", "CHROMA_DIR"
+        "VAR_DIR",
+        "ERROR_JOURNAL_PATH",
+        "DEV_OUTBOX_DIR",
+        "FAQ_CORPUS_DIR",
+        "ANALYTICS_CORPUS_DIR",
+        "CHROMA_DIR",
+        "MEDIA_DIR",
+        "WHISPER_MODEL_DIR",
     )
     @classmethod
     def _relative_to_repo(cls, value: Path | None) -> Path | None:
@@ -155,6 +189,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.CHROMA_DIR or self.VAR_DIR / "chroma"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.MEDIA_DIR or ROOT_DIR / "media"
 
     @property
     def embedded_redis_socket(self) -> Path:

@@ -1,0 +1,38 @@
+"""What one turn knows: the session's scenario state, the caller, and what the tools found.
+
+No FastAPI here: the same engine serves HTTP, SSE and the Celery ``text`` task.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.assistant.ports import KnowledgePort
+
+
+@dataclass
+class Caller:
+    user_id: uuid.UUID | None
+    email: str | None = None
+    has_access: bool = False  # active trial/subscription or whitelisted
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+
+@dataclass
+class TurnContext:
+    """Per-turn scratchpad shared by the loop and the tools. Tables never go to the model."""
+
+    knowledge: KnowledgePort
+    session_data: dict[str, Any]
+    caller: Caller
+    collection: str | None = None
+    faq_hits: list[dict[str, Any]] = field(default_factory=list)
+    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    analytics: dict[str, Any] | None = None  # {niche, analytics, table}; the table stays server-side
+    candidates: list[str] = field(default_factory=list)
+    tool_log: list[dict[str, Any]] = field(default_factory=list)

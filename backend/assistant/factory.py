@@ -1,0 +1,87 @@
+"""Builds the turn engine from settings: picks the model provider, registers the tools."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.assistant.cities import CityFinder
+from backend.assistant.engine import TurnEngine
+from backend.assistant.funnel import Funnel
+from backend.assistant.offline.model import OfflineChatModel
+from backend.assistant.offline.router import OfflineRouter
+from backend.assistant.ports import AccountsPort, CodesPort, KnowledgePort, MailerPort
+from backend.assistant.providers.base import ChatModel
+from backend.assistant.providers.openai_compat import OpenAIChatModel
+from backend.assistant.shapes import as_dict
+from backend.assistant.tools.base import ToolRegistry
+from backend.assistant.tools.knowledge import KNOWLEDGE_TOOLS
+from backend.assistant.tools.read_file import PromptFileCache, ReadFileTool
+from backend.core.config import ROOT_DIR, Settings
+
+SCENARIO_DIR = ROOT_DIR / "scenario"
+
+Encode = Callable[[Sequence[str]], np.ndarray]
+
+
+def build_registry(scenario_dir: Path = SCENARIO_DIR) -> ToolRegistry:
+    registry = ToolRegistry()
+    registry.add(ReadFileTool(PromptFileCache(scenario_dir)))
+    for tool in KNOWLEDGE_TOOLS:
+        registry.add(tool())
+    return registry
+
+
+def build_offline_model(
+    knowledge: KnowledgePort, encode: Encode, scenario_dir: Path = SCENARIO_DIR
+) -> OfflineChatModel:
+    async def niche_probe(text: str) -> bool:
+        return bool(as_dict(await knowledge.resolve_niche(text)).get("niche"))
+
+    return OfflineChatModel(OfflineRouter(scenario_dir / "routing_examples.yaml", encode), niche_probe)
+
+
+def build_model(settings: Settings, offline: ChatModel) -> ChatModel:
+    if not settings.OPENAI_API_KEY and not settings.OPENAI_BASE_URL:
+        return offline
+    return OpenAIChatModel(
+        api_key=settings.OPENAI_API_KEY,
+        base_url=settings.OPENAI_BASE_URL or None,
+        model=settings.OPENAI_MODEL,
+        temperature=settings.OPENAI_TEMPERATURE,
+        timeout=settings.OPENAI_TIMEOUT_SECONDS,
+        max_retries=settings.OPENAI_MAX_RETRIES,
+    )
+
+
+def build_engine(
+    settings: Settings,
+    *,
+    knowledge: Any,
+    encode: Encode,
+    codes: CodesPort,
+    mailer: MailerPort,
+    accounts: AccountsPort,
+    scenario_dir: Path = SCENARIO_DIR,
+) -> TurnEngine:
+    offline = build_offline_model(knowledge, encode, scenario_dir)
+    funnel = Funnel(
+        codes=codes,
+        mailer=mailer,
+        accounts=accounts,
+        knowledge=knowledge,
+        cities=CityFinder(scenario_dir / "cities.txt"),
+        trial_days=settings.TRIAL_DAYS,
+    )
+    return TurnEngine(
+        model=build_model(settings, offline),
+        offline=offline,
+        registry=build_registry(scenario_dir),
+        funnel=funnel,
+        knowledge=knowledge,
+        scenario_dir=scenario_dir,
+        history_char_budget=settings.HISTORY_CHAR_BUDGET,
+    )

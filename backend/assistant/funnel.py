@@ -1,0 +1,212 @@
+"""The registration funnel of SPEC section 4: a server-side state machine.
+
+Models only extract values (e-mail, code, city, niche); every stage change, code check and
+account creation happens here. State lives in the session under ``data["funnel"]``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from backend.assistant.cities import CityFinder
+from backend.assistant.ports import AccountsPort, CodesPort, KnowledgePort, MailerPort
+from backend.codes.exceptions import CodeAttemptsExceeded, CodeExpired, CodeInvalid
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
+RESEND = re.compile(r"(ещ[её]\s*раз|повтор|не\s*приш[её]л|нет\s*кода|отправ\w*\s*(снова|заново|нов))", re.IGNORECASE)
+CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+@dataclass
+class FunnelState:
+    stage: int | None = None
+    contact: str | None = None
+    city: str | None = None
+    niche: str | None = None
+    candidates: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> FunnelState:
+        raw = data.get("funnel") or {}
+        return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
+
+    def store(self, data: dict[str, Any]) -> None:
+        data["funnel"] = asdict(self)
+
+
+@dataclass
+class FunnelResult:
+    action: str
+    reply: str
+    stage: int | None
+    fields: dict[str, Any] = field(default_factory=dict)
+    registered_user_id: uuid.UUID | None = None
+
+
+def looks_like_funnel_answer(text: str, state: FunnelState) -> bool:
+    """Inside the funnel a bare e-mail, code, city or choice is an answer, not a new topic."""
+    if state.stage not in (1, 2):
+        return False
+    stripped = text.strip()
+    if EMAIL.fullmatch(stripped) or CODE.fullmatch(stripped) or RESEND.search(stripped):
+        return True
+    return bool(state.stage == 2 and (len(stripped.split()) <= 6 or CHOICE.match(stripped)))
+
+
+class Funnel:
+    def __init__(
+        self,
+        *,
+        codes: CodesPort,
+        mailer: MailerPort,
+        accounts: AccountsPort,
+        knowledge: KnowledgePort,
+        cities: CityFinder,
+        trial_days: int,
+    ) -> None:
+        self._codes = codes
+        self._mailer = mailer
+        self._accounts = accounts
+        self._knowledge = knowledge
+        self._cities = cities
+        self._trial_days = trial_days
+
+    async def advance(
+        self,
+        state: FunnelState,
+        text: str,
+        extracted: dict[str, Any],
+        *,
+        sid: str,
+        chat_session_id: uuid.UUID,
+        already_registered: bool,
+    ) -> FunnelResult:
+        if already_registered and state.stage is None:
+            return FunnelResult("already_registered", "Вы уже зарегистрированы и вошли в аккаунт. Чем помочь?", 3)
+        before = state.stage
+        if state.stage in (None, 1):
+            result = await self._stage_one(state, text, extracted, sid)
+        else:
+            result = await self._stage_two(state, text, extracted, chat_session_id)
+        if state.stage != before:
+            await self._accounts.record_transition(chat_session_id, before, state.stage)
+        return result
+
+    async def _send_code(self, state: FunnelState, email: str, sid: str) -> FunnelResult:
+        # A different address resets the cooldown question: the limits still apply per contact and session.
+        issued = await self._codes.issue(email, scope=sid, enforce_cooldown=email == state.contact)
+        await self._mailer.send_code(email, issued.code)
+        state.stage, state.contact = 1, email
+        return FunnelResult(
+            "ask_code",
+            f"Отправил 6-значный код на {email}. Напишите его сюда — код действует 10 минут.",
+            1,
+            {"contact": email},
+        )
+
+    async def _stage_one(self, state: FunnelState, text: str, extracted: dict[str, Any], sid: str) -> FunnelResult:
+        email_match = EMAIL.search(text)
+        email = (email_match.group(0) if email_match else str(extracted.get("email") or "")).strip().lower()
+        code_match = CODE.search(text)
+        if email and EMAIL.fullmatch(email) and email != state.contact:
+            return await self._send_code(state, email, sid)
+        if state.contact and code_match:
+            return await self._verify(state, code_match.group(0))
+        if state.contact and (RESEND.search(text) or email == state.contact):
+            return await self._send_code(state, state.contact, sid)
+        state.stage = 1
+        if state.contact:
+            return FunnelResult(
+                "ask_code",
+                f"Жду 6-значный код из письма на {state.contact}. Если письмо не пришло — напишите «отправь код ещё раз» "
+                "или укажите другой e-mail.",
+                1,
+                {"contact": state.contact},
+            )
+        return FunnelResult(
+            "ask_contact",
+            "Отлично, давайте зарегистрируемся — это займёт минуту. Напишите ваш e-mail, я пришлю на него код "
+            "подтверждения.",
+            1,
+        )
+
+    async def _verify(self, state: FunnelState, code: str) -> FunnelResult:
+        assert state.contact is not None
+        try:
+            await self._codes.verify(state.contact, code)
+        except (CodeInvalid, CodeExpired, CodeAttemptsExceeded) as exc:
+            hint = "" if isinstance(exc, CodeInvalid) else " Напишите «отправь код ещё раз», и я пришлю новый."
+            return FunnelResult("ask_code", exc.detail + hint, 1, {"contact": state.contact, "error": exc.error_code})
+        state.stage = 2
+        return FunnelResult(
+            "ask_city",
+            "Код подтверждён! Осталось два вопроса: в каком городе вы работаете и какая у вас ниша? "
+            "Например: «Казань, ремонт квартир».",
+            2,
+        )
+
+    async def _stage_two(
+        self, state: FunnelState, text: str, extracted: dict[str, Any], chat_session_id: uuid.UUID
+    ) -> FunnelResult:
+        rest = text
+        choice = CHOICE.match(text)
+        if choice and state.candidates and 1 <= int(choice.group(1)) <= len(state.candidates):
+            state.niche, state.candidates, rest = state.candidates[int(choice.group(1)) - 1], [], ""
+        city = self._cities.find(text)
+        if city is not None:
+            state.city = city.city
+            rest = CityFinder.remove(rest, city) if rest else ""
+        elif extracted.get("city") and not state.city:
+            state.city = str(extracted["city"]).strip()[:100]
+        niche_hint = str(extracted.get("niche") or "").strip() or rest.strip(" ,.;")
+        if not state.niche and len(niche_hint) >= 3:
+            resolution = await self._knowledge.resolve_niche(niche_hint)
+            if getattr(resolution, "niche", None):
+                state.niche, state.candidates = resolution.niche, []
+            elif getattr(resolution, "candidates", None):
+                state.candidates = [c if isinstance(c, str) else c.niche for c in resolution.candidates][:5]
+        if state.city and state.niche:
+            return await self._complete(state, chat_session_id)
+        if not state.niche and state.candidates:
+            listing = "\n".join(f"{i}. {name}" for i, name in enumerate(state.candidates, 1))
+            return FunnelResult(
+                "choose_niche",
+                f"Уточните нишу — выберите номер или напишите точнее:\n{listing}",
+                2,
+                {"candidates": state.candidates, "city": state.city},
+            )
+        if not state.city:
+            note = f"Ниша: {state.niche}. " if state.niche else ""
+            return FunnelResult("ask_city", f"{note}В каком городе вы работаете?", 2, {"niche": state.niche})
+        return FunnelResult(
+            "ask_niche",
+            f"Город: {state.city}. Какая у вас ниша? Например: «стоматология», «натяжные потолки», «грузоперевозки».",
+            2,
+            {"city": state.city},
+        )
+
+    async def _complete(self, state: FunnelState, chat_session_id: uuid.UUID) -> FunnelResult:
+        assert state.contact is not None
+        user_id, trial_end = await self._accounts.register_from_funnel(
+            chat_session_id, state.contact, state.city, state.niche
+        )
+        state.stage = 3
+        until = _format_date(trial_end)
+        trial = f" Пробный доступ открыт до {until}." if until else ""
+        return FunnelResult(
+            "registered",
+            f"Готово, аккаунт создан!{trial} Показать аналитику по нише «{state.niche}» в городе {state.city}? "
+            "Напишите «да» или спросите про другую нишу.",
+            3,
+            {"email": state.contact, "city": state.city, "niche": state.niche, "trial_ends_at": until},
+            registered_user_id=user_id,
+        )
+
+
+def _format_date(moment: datetime | None) -> str | None:
+    return moment.strftime("%d.%m.%Y") if moment else None

@@ -1,0 +1,120 @@
+"""The offline model: deterministic, no network, same tool-calling protocol as a real model.
+
+It reads the conversation the loop builds (system context, user message, tool results), decides
+the scenario with ``OfflineRouter``, calls the same tools, and answers with the JSON contract.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from backend.assistant.offline import composer
+from backend.assistant.offline.router import OfflineRouter
+from backend.assistant.providers.base import Message, ModelResponse, StreamEvent, TextDelta, ToolCall
+from backend.assistant.streaming import chunk_text
+
+FOLLOW_UP = re.compile(r"^\s*(да|подробнее|а\s+как|а\s+что|расскажи\w*\s+подробн\w*|ещё|еще|и\?)\b", re.I)
+CONTEXT_PREFIX = "Контекст сессии (служебно): "
+
+NicheProbe = Callable[[str], Awaitable[bool]]
+
+
+def _json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+class OfflineChatModel:
+    provider = "offline"
+    model = "offline-router-v1"
+
+    def __init__(self, router: OfflineRouter, niche_probe: NicheProbe) -> None:
+        self._router = router
+        self._niche_probe = niche_probe
+
+    @staticmethod
+    def _read(messages: list[Message]) -> tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+        context: dict[str, Any] = {}
+        for message in messages:
+            content = message.get("content") or ""
+            if message["role"] == "system" and content.startswith(CONTEXT_PREFIX):
+                context = json.loads(content[len(CONTEXT_PREFIX) :])
+        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        names: dict[str, str] = {}
+        results: list[tuple[str, dict[str, Any]]] = []
+        for message in messages[last_user + 1 :]:
+            for call in message.get("tool_calls") or []:
+                names[call["id"]] = call["function"]["name"]
+            if message["role"] == "tool":
+                results.append((names.get(message["tool_call_id"], ""), json.loads(message["content"])))
+        return str(messages[last_user]["content"]), context, results
+
+    async def complete(self, messages: list[Message], tools: list[dict[str, Any]]) -> ModelResponse:
+        text, context, results = self._read(messages)
+        if not results:
+            return await self._first_step(text, context)
+        name, result = results[-1]
+        if name == "faq_search":
+            hits = result.get("results") or []
+            if hits:
+                return _call("faq_get_by_id", {"article_id": str(hits[0]["article_id"])})
+            return _final("FAQ", "no_answer", composer.faq_not_found())
+        if name == "faq_get_by_id":
+            if result.get("error"):
+                return _final("FAQ", "no_answer", composer.faq_not_found())
+            source = [{"article_id": str(result.get("article_id")), "title": result.get("title", "")}]
+            return _final("FAQ", "answer", composer.faq_answer(result, text), sources=source)
+        if name == "analytics_get_by_niche":
+            if result.get("niche"):
+                reply = composer.analytics_answer(result["niche"], str(result.get("analytics", "")))
+                return _final("ANALYTICS", "show_analytics", reply, fields={"niche": result["niche"]})
+            candidates = list(result.get("candidates") or [])
+            if candidates:
+                return _final(
+                    "ANALYTICS", "choose_niche", composer.choose_niche(candidates), {"candidates": candidates}
+                )
+            return _final("ANALYTICS", "ask_niche", "Не нашёл такую нишу. Опишите, чем занимается ваш бизнес?")
+        return _final("OFFTOPIC", "answer", composer.offtopic(text))
+
+    async def _first_step(self, text: str, context: dict[str, Any]) -> ModelResponse:
+        niche_hint = len(text.split()) <= 6 and await self._niche_probe(text)
+        route = self._router.route(text, context, niche_hint=niche_hint)
+        if route.scenario == "FAQ":
+            article = context.get("current_article_id")
+            if article and context.get("last_scenario") == "FAQ" and FOLLOW_UP.match(text):
+                return _call("faq_get_by_id", {"article_id": str(article)})
+            return _call("faq_search", {"query": text[:500]})
+        if route.scenario == "ANALYTICS":
+            niche = context.get("funnel_niche") if route.reason == "accepted the analytics offer" else text
+            return _call("analytics_get_by_niche", {"niche": str(niche)[:300]})
+        if route.scenario == "REGISTRATION":
+            return _final("REGISTRATION", "continue", "…")
+        return _final("OFFTOPIC", "answer", composer.offtopic(text))
+
+    async def stream(self, messages: list[Message], tools: list[dict[str, Any]]) -> AsyncIterator[StreamEvent]:
+        response = await self.complete(messages, tools)
+        if response.content and not response.tool_calls:
+            for chunk in chunk_text(response.content, 32):
+                yield TextDelta(chunk)
+        yield response
+
+
+def _call(name: str, arguments: dict[str, Any]) -> ModelResponse:
+    return ModelResponse(
+        content=None, tool_calls=[ToolCall(id=f"offline_{name}", name=name, arguments=_json(arguments))]
+    )
+
+
+def _final(
+    scenario: str,
+    action: str,
+    reply: str,
+    fields: dict[str, Any] | None = None,
+    sources: list[dict[str, Any]] | None = None,
+) -> ModelResponse:
+    payload: dict[str, Any] = {"scenario": scenario, "action": action, "reply": reply, "fields": fields or {}}
+    if sources:
+        payload["sources"] = sources
+    return ModelResponse(content=_json(payload))

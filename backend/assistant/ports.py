@@ -1,0 +1,45 @@
+"""What the assistant needs from other domains, as protocols (the engine imports no HTTP code)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class KnowledgePort(Protocol):
+    async def faq_search(self, query: str, n_results: int = 5, last_article_id: str | None = None) -> Any: ...
+
+    async def faq_get_by_id(self, article_id: str) -> Any: ...
+
+    async def analytics_titles_search(self, query: str, n_results: int = 5) -> Any: ...
+
+    async def analytics_titles_random(self, n: int = 5) -> Any: ...
+
+    async def analytics_search(self, query: str, n_results: int = 5) -> Any: ...
+
+    async def analytics_get_by_niche(self, niche: str) -> Any: ...
+
+    async def resolve_niche(self, text: str) -> Any: ...
+
+
+class CodesPort(Protocol):
+    async def issue(self, contact: str, *, scope: str | None = None, enforce_cooldown: bool = False) -> Any: ...
+
+    async def verify(self, contact: str, code: str) -> None: ...
+
+
+class MailerPort(Protocol):
+    async def send_code(self, email: str, code: str) -> None: ...
+
+
+class AccountsPort(Protocol):
+    async def register_from_funnel(
+        self, chat_session_id: uuid.UUID, email: str, city: str | None, niche: str | None
+    ) -> tuple[uuid.UUID, datetime | None]:
+        """Create or attach the user, start the trial, move the guest history. Returns (user id, trial end)."""
+        ...
+
+    async def record_transition(
+        self, chat_session_id: uuid.UUID, from_stage: int | None, to_stage: int | None
+    ) -> None: ...

@@ -1,0 +1,97 @@
+"""Server-side finishing of a reply: FAQ sources from what the tools really returned, and the
+ANALYTICS access check plus the dashboard table (which never went through the model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.assistant.context import TurnContext
+from backend.assistant.contract import Dashboard, Reply, Source, Table
+from backend.assistant.funnel import FunnelState
+from backend.assistant.shapes import as_dict, niche_names
+
+
+def attach_sources(reply: Reply, ctx: TurnContext) -> Reply:
+    known: dict[str, str] = {str(h.get("article_id")): str(h.get("title", "")) for h in ctx.faq_hits}
+    known.update({aid: str(a.get("title", "")) for aid, a in ctx.articles.items()})
+    declared = [s.article_id for s in reply.sources if s.article_id in known]
+    if not declared and reply.action != "no_answer":
+        declared = list(ctx.articles)[:1] or [str(h.get("article_id")) for h in ctx.faq_hits[:1]]
+    sources = [Source(article_id=aid, title=known[aid]) for aid in dict.fromkeys(declared) if aid in known]
+    if sources:
+        ctx.session_data["faq"] = {"article_id": sources[0].article_id}
+    return reply.model_copy(update={"sources": sources, "dashboard": None})
+
+
+async def _resolve(ctx: TurnContext, reply: Reply, text: str, funnel: FunnelState) -> None:
+    if ctx.analytics is not None or ctx.candidates:
+        return
+    wanted = str(reply.fields.get("niche") or "").strip()
+    if not wanted and funnel.stage == 3 and funnel.niche:
+        wanted = funnel.niche
+    found = as_dict(await ctx.knowledge.analytics_get_by_niche(wanted or text))
+    if found.get("niche") and found.get("table"):
+        ctx.analytics = found
+    else:
+        ctx.candidates = niche_names(found.get("candidates"))
+
+
+def _table(raw: Any) -> Table:
+    data = as_dict(raw)
+    return Table(
+        columns=[str(c) for c in data.get("columns", [])],
+        rows=[[str(cell) for cell in row] for row in data.get("rows", [])],
+    )
+
+
+async def attach_analytics(reply: Reply, ctx: TurnContext, text: str, funnel: FunnelState) -> Reply:
+    await _resolve(ctx, reply, text, funnel)
+    niche = str(ctx.analytics["niche"]) if ctx.analytics else None
+    base: dict[str, Any] = {"sources": [], "dashboard": None}
+    if not ctx.caller.has_access:
+        subject = f" по нише «{niche}»" if niche else ""
+        if ctx.caller.is_authenticated:
+            return reply.model_copy(
+                update=base
+                | {
+                    "action": "need_subscription",
+                    "reply": f"Аналитика{subject} доступна с активной подпиской. Ваш пробный период закончился — "
+                    "продлите подписку в личном кабинете или напишите нам на support@leadinc.example.",
+                    "fields": {"niche": niche, "action": "need_subscription"},
+                }
+            )
+        return reply.model_copy(
+            update=base
+            | {
+                "action": "need_registration",
+                "reply": f"Аналитика{subject} доступна после бесплатной регистрации — это минута, и 7 дней доступа "
+                "бесплатно. Зарегистрируемся? Напишите «да» или ваш e-mail.",
+                "fields": {"niche": niche, "action": "need_registration"},
+            }
+        )
+    if ctx.analytics is not None and niche:
+        dashboard = Dashboard(niche=niche, table=_table(ctx.analytics.get("table")))
+        fields = dict(reply.fields) | {"niche": niche, "action": "show_analytics"}
+        fields.pop("candidates", None)
+        return reply.model_copy(
+            update={"action": "show_analytics", "fields": fields, "dashboard": dashboard, "sources": []}
+        )
+    if ctx.candidates:
+        listing = ", ".join(f"«{c}»" for c in ctx.candidates[:5])
+        text_reply = reply.reply if reply.action == "choose_niche" else f"Уточните, какая ниша вам ближе: {listing}?"
+        return reply.model_copy(
+            update=base
+            | {
+                "action": "choose_niche",
+                "reply": text_reply,
+                "fields": {"candidates": ctx.candidates[:25], "action": "choose_niche"},
+            }
+        )
+    return reply.model_copy(
+        update=base
+        | {
+            "action": "ask_niche",
+            "reply": "Не нашёл такую нишу в нашей базе. Опишите, чем занимается ваш бизнес, — подберу ближайшую.",
+            "fields": {"action": "ask_niche"},
+        }
+    )

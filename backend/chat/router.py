@@ -1,0 +1,77 @@
+"""/ai/chat and /ai/chat/stream: HTTP and SSE around ChatService. Nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from backend.assistant.contract import Reply
+from backend.auth import service as auth_service
+from backend.auth.dependencies import CurrentSession, SessionStoreDep
+from backend.chat.dependencies import CallerDep, ChatServiceDep
+from backend.chat.schemas import ChatRequest
+from backend.core.dependencies import DbSession, SettingsDep
+from backend.core.errors import AppError
+from backend.limits.dependencies import ChatRateLimited
+
+router = APIRouter(prefix="/ai", tags=["chat"])
+
+
+@router.post("/chat", response_model=Reply, dependencies=[ChatRateLimited])
+async def chat(
+    body: ChatRequest,
+    response: Response,
+    state: CurrentSession,
+    caller: CallerDep,
+    service: ChatServiceDep,
+    store: SessionStoreDep,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Reply:
+    result = await service.handle(body.message, state, caller)
+    if result.login_user_id is not None:
+        await auth_service.sign_in_by_id(response, result.login_user_id, state.sid, store, db, settings)
+    return result.reply
+
+
+@router.post(
+    "/chat/stream",
+    dependencies=[ChatRateLimited],
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "delta events, then one message event"}},
+)
+async def chat_stream(
+    body: ChatRequest, state: CurrentSession, caller: CallerDep, service: ChatServiceDep
+) -> EventSourceResponse:
+    queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue()
+
+    async def sink(text: str) -> None:
+        await queue.put(ServerSentEvent(data=json.dumps({"text": text}, ensure_ascii=False), event="delta"))
+
+    async def run_turn() -> None:
+        try:
+            result = await service.handle(body.message, state, caller, sink)
+            if result.login_user_id is not None:
+                state.data["pending_login_user_id"] = str(result.login_user_id)
+                await service.save_state(state)
+            payload = result.reply.model_dump(mode="json")
+            await queue.put(ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="message"))
+        except AppError as exc:
+            await queue.put(ServerSentEvent(data=json.dumps(exc.body(), ensure_ascii=False), event="error"))
+        finally:
+            await queue.put(None)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        task = asyncio.create_task(run_turn())
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            if not task.done():  # the client went away: cancel the model call
+                task.cancel()
+
+    return EventSourceResponse(events(), ping=15, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})
