@@ -2,45 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from backend.api import api_router
-from backend.core.config import Settings, get_settings
+from backend.core.config import ROOT_DIR, Settings, get_settings
 from backend.core.csrf import JsonCSRFMiddleware
-from backend.core.database import async_session_factory, create_async_db_engine
 from backend.core.error_handlers import install_error_handlers
 from backend.core.logging import configure_logging
 from backend.core.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from backend.core.redis import create_async_redis, resolve_redis_url
-from backend.health.service import HealthRegistry, database_check, redis_check
-from backend.limits.limiter import RateLimiter
+from backend.runtime import build_runtime
+from backend.voice.service import upload_body_limit
+
+FRONTEND_DIR = ROOT_DIR / "frontend_test"
 
 
-def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_async_db_engine(settings)
-        redis = create_async_redis(resolve_redis_url(settings))
-        health = HealthRegistry()
-        health.register("database", database_check(engine))
-        health.register("redis", redis_check(redis))
+        runtime = await build_runtime(settings)
+        app.state.runtime = runtime
         app.state.settings = settings
-        app.state.db_engine = engine
-        app.state.db_factory = async_session_factory(engine)
-        app.state.redis = redis
-        app.state.limiter = RateLimiter(redis)
-        app.state.health = health
+        app.state.db_engine = runtime.db_engine
+        app.state.db_factory = runtime.db_factory
+        app.state.redis = runtime.redis
+        app.state.limiter = runtime.limiter
+        app.state.health = runtime.health
+        app.state.engine = runtime.engine
         try:
             yield
         finally:
-            await redis.aclose()
-            await engine.dispose()
+            await runtime.aclose()
 
     return lifespan
 
@@ -58,9 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router)
 
+    app.mount("/static", StaticFiles(directory=FRONTEND_DIR), name="static")
+
     @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    async def chat_page() -> FileResponse:
+        return FileResponse(FRONTEND_DIR / "index.html")
 
     # Added last = outermost. Order of a request: request id → body cap → CSRF → CORS → hosts.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS or ["*"])
@@ -82,7 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cookie_secure=settings.cookie_secure,
             cookie_samesite=settings.COOKIE_SAMESITE,
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.MAX_BODY_BYTES,
+        overrides={"/ai/voice_upload": upload_body_limit(settings)},
+    )
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -13,8 +13,10 @@ import uvicorn
 from alembic import command
 from alembic.config import Config
 
+from backend.core.celery import embedded_worker_commands, start_workers, stop_workers
 from backend.core.config import ROOT_DIR, get_settings
 from backend.core.redis import resolve_redis_url
+from backend.knowledge.indexer import ensure_index
 
 
 def main() -> int:
@@ -24,10 +26,16 @@ def main() -> int:
     print(f"==> redis: {redis_url}", flush=True)
     print(f"==> database: {settings.database_url_sync.split('@')[-1]}", flush=True)
     command.upgrade(Config(str(ROOT_DIR / "alembic.ini")), "head")
+    ensure_index(settings)
+    workers = [] if settings.CELERY_EAGER else start_workers(embedded_worker_commands(settings), dict(os.environ))
+    print(f"==> celery workers: {'eager (in-process)' if settings.CELERY_EAGER else 'text + audio'}", flush=True)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
     print(f"==> Leadinc Assistant on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
-    uvicorn.run("backend.main:app_factory", factory=True, host=host, port=port, proxy_headers=False)
+    try:
+        uvicorn.run("backend.main:app_factory", factory=True, host=host, port=port, proxy_headers=False)
+    finally:
+        stop_workers(workers)
     return 0
 
 

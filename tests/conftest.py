@@ -18,10 +18,15 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import create_engine, text
 
-from backend.core.config import Settings
+from backend.core.config import ROOT_DIR, Settings
+from backend.knowledge.indexer import build_index
 from backend.main import create_app
 from backend.models import Base
 from helpers import ADMIN_DSN, TEST_REDIS_URL, ThrowawayPostgres, client_for, make_settings, run_alembic
+
+# Small fixture corpora keep the suite fast; the demo corpora are checked in tests/knowledge.
+TEST_FAQ_DIR = ROOT_DIR / "tests" / "knowledge" / "fixtures" / "faq"
+TEST_ANALYTICS_DIR = ROOT_DIR / "tests" / "knowledge" / "fixtures" / "analytics"
 
 
 @pytest.fixture(scope="session")
@@ -65,10 +70,24 @@ def _clean(database_url: str, redis_url: str) -> None:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def knowledge_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One index of the test corpora for the whole run (building it per test would be slow)."""
+    root = tmp_path_factory.mktemp("knowledge")
+    dirs: dict[str, Any] = {
+        "KNOWLEDGE_DIR": root / "index",
+        "CHROMA_DIR": root / "chroma",
+        "FAQ_CORPUS_DIR": TEST_FAQ_DIR,
+        "ANALYTICS_CORPUS_DIR": TEST_ANALYTICS_DIR,
+    }
+    build_index(make_settings(root, **dirs))
+    return dirs
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Settings]:
+def settings(tmp_path: Path, database_url: str, redis_url: str, knowledge_dirs: dict[str, Any]) -> Iterator[Settings]:
     _clean(database_url, redis_url)
-    yield make_settings(tmp_path, DATABASE_URL=database_url, REDIS_URL=redis_url)
+    yield make_settings(tmp_path, DATABASE_URL=database_url, REDIS_URL=redis_url, **knowledge_dirs)
 
 
 @pytest_asyncio.fixture

@@ -83,3 +83,16 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 def client_for(app: FastAPI, base_url: str = "https://testserver") -> AsyncClient:
     return AsyncClient(transport=ASGITransport(app=app), base_url=base_url)
+
+
+def derive_settings(base: Settings, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "DATABASE_URL": base.DATABASE_URL,
+        "REDIS_URL": base.REDIS_URL,
+        "CHROMA_DIR": base.CHROMA_DIR,
+        "KNOWLEDGE_DIR": base.KNOWLEDGE_DIR,
+        "FAQ_CORPUS_DIR": base.FAQ_CORPUS_DIR,
+        "ANALYTICS_CORPUS_DIR": base.ANALYTICS_CORPUS_DIR,
+    }
+    values.update(overrides)
+    return make_settings(tmp_path, **values)

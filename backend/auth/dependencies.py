@@ -45,10 +45,11 @@ async def current_session(
     sid = request.cookies.get(settings.SESSION_COOKIE_NAME)
     state = await store.resume_or_create(db, sid, user.id if user else None)
     pending = state.data.pop("pending_login_user_id", None)
-    if pending and user is None:  # the funnel registered this visitor during a streamed turn
-        return await sign_in_by_id(response, uuid.UUID(pending), state.sid, store, db, settings)
-    if state.is_new:
+    if pending and user is None:  # the funnel registered this visitor during a streamed or voice turn
+        state = await sign_in_by_id(response, uuid.UUID(pending), state.sid, store, db, settings)
+    elif state.is_new:
         set_session_cookie(response, settings, state.sid)
+    await db.commit()  # the chat_sessions row must exist before other transactions and tasks use it
     return state
 
 

@@ -24,7 +24,7 @@ class FunnelAccounts:
     async def register_from_funnel(
         self, chat_session_id: uuid.UUID, email: str, city: str | None, niche: str | None
     ) -> tuple[uuid.UUID, datetime | None]:
-        async with self._db_factory() as db, db.begin():
+        async with self._db_factory() as db:  # fastapi-users commits on create, so no outer begin()
             manager = make_user_manager(db, self._settings)
             try:
                 user = await manager.get_by_email(email)
@@ -40,6 +40,7 @@ class FunnelAccounts:
             db.add(user)
             await repository.move_history_to_user(db, chat_session_id, user.id)
             await repository.update_session_fields(db, chat_session_id, contact=email, city=city, niche=niche)
+            await db.commit()
             return user.id, user.trial_ends_at
 
     async def record_transition(self, chat_session_id: uuid.UUID, from_stage: int | None, to_stage: int | None) -> None:

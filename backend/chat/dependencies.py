@@ -5,28 +5,18 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from backend.assistant.context import Caller
-from backend.auth.dependencies import CurrentUserOptional, SessionStoreDep
-from backend.chat.service import ChatService
-from backend.core.dependencies import LimiterDep, SettingsDep
+from backend.auth.dependencies import CurrentUserOptional
+from backend.chat.service import ChatService, build_caller
+from backend.core.dependencies import SettingsDep
 
 
-def get_chat_service(
-    request: Request, store: SessionStoreDep, limiter: LimiterDep, settings: SettingsDep
-) -> ChatService:
-    return ChatService(
-        db_factory=request.app.state.db_factory,
-        engine=request.app.state.engine,
-        store=store,
-        limiter=limiter,
-        settings=settings,
-    )
+def get_chat_service(request: Request) -> ChatService:
+    service: ChatService = request.app.state.runtime.chat_service()
+    return service
 
 
 def get_caller(user: CurrentUserOptional, settings: SettingsDep) -> Caller:
-    if user is None:
-        return Caller(user_id=None)
-    whitelisted = user.email.lower() in {e.lower() for e in settings.SUBSCRIPTION_WHITELIST}
-    return Caller(user_id=user.id, email=user.email, has_access=whitelisted or user.has_active_access())
+    return build_caller(user, settings)
 
 
 ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from backend.assistant.contract import Reply
+from backend.assistant.contract import AudioRef, Reply
 from backend.auth import service as auth_service
 from backend.auth.dependencies import CurrentSession, SessionStoreDep
 from backend.chat.dependencies import CallerDep, ChatServiceDep
@@ -17,6 +17,7 @@ from backend.chat.schemas import ChatRequest
 from backend.core.dependencies import DbSession, SettingsDep
 from backend.core.errors import AppError
 from backend.limits.dependencies import ChatRateLimited
+from backend.voice.dependencies import VoiceServiceDep
 
 router = APIRouter(prefix="/ai", tags=["chat"])
 
@@ -31,11 +32,18 @@ async def chat(
     store: SessionStoreDep,
     db: DbSession,
     settings: SettingsDep,
+    voice: VoiceServiceDep,
 ) -> Reply:
     result = await service.handle(body.message, state, caller)
+    reply = result.reply
     if result.login_user_id is not None:
-        await auth_service.sign_in_by_id(response, result.login_user_id, state.sid, store, db, settings)
-    return result.reply
+        state = await auth_service.sign_in_by_id(response, result.login_user_id, state.sid, store, db, settings)
+    if body.voice:
+        plan = voice.plan_speech(reply.reply, state, body.audio_format)
+        await db.commit()  # the audio event row exists before its task can run
+        accepted = await voice.start(plan, state)
+        reply = reply.model_copy(update={"audio": AudioRef(task_id=accepted.task_id, status_url=accepted.status_url)})
+    return reply
 
 
 @router.post(

@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     CHROMA_HOST: str = ""  # empty: embedded PersistentClient under VAR_DIR
     CHROMA_PORT: int = 8001
     CHROMA_DIR: Path | None = None  # default: VAR_DIR / "chroma"
+    KNOWLEDGE_DIR: Path | None = None  # index generations, BM25, embedding cache; default: VAR_DIR / "knowledge"
     CHROMA_FAQ_COLLECTION: str = "faq_leadinc"
     CHROMA_ANALYTICS_COLLECTION: str = "analytics_leadinc"
     EMBEDDINGS_PROVIDER: Literal["local", "openai"] = "local"
@@ -132,6 +133,13 @@ class Settings(BaseSettings):
     TTS_VOICE: str = "alloy"
     ESPEAK_VOICE: str = "ru"
     CELERY_EAGER: bool = False  # run tasks in-process (no workers); tests and debugging only
+    # Seconds before an unacknowledged task of a dead worker is redelivered; keep it above the
+    # longest task time limit plus retry countdowns (see backend/voice/constants.py).
+    CELERY_VISIBILITY_TIMEOUT: int = 3600
+    STT_BASE_URL: str = ""  # an OpenAI-compatible /v1 endpoint for transcription; empty: OPENAI_BASE_URL
+    STT_API_KEY: str = ""  # empty: OPENAI_API_KEY
+    ELEVENLABS_BASE_URL: str = ""  # empty: the SDK's default API host
+    ELEVENLABS_MODEL: str = "eleven_multilingual_v2"
 
     # --- observability ---------------------------------------------------------------
     SENTRY_DSN: str = ""
@@ -151,6 +159,7 @@ class Settings(BaseSettings):
         "FAQ_CORPUS_DIR",
         "ANALYTICS_CORPUS_DIR",
         "CHROMA_DIR",
+        "KNOWLEDGE_DIR",
         "MEDIA_DIR",
         "WHISPER_MODEL_DIR",
     )
@@ -189,6 +198,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.CHROMA_DIR or self.VAR_DIR / "chroma"
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.KNOWLEDGE_DIR or self.VAR_DIR / "knowledge"
 
     @property
     def media_dir(self) -> Path:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from backend.core.config import Settings
-from helpers import client_for, make_settings
+from helpers import client_for, derive_settings
 
 PASSWORD = "correct horse battery"
 
@@ -79,10 +79,9 @@ async def test_logout_clears_redis_session_state(client: httpx.AsyncClient, sett
 async def test_debug_mode_drops_secure_and_samesite_is_configurable(
     tmp_path: Path, settings: Settings, app_factory: Any
 ) -> None:
-    debug = make_settings(
+    debug = derive_settings(
+        settings,
         tmp_path,
-        DATABASE_URL=settings.DATABASE_URL,
-        REDIS_URL=settings.REDIS_URL,
         DEBUG=True,
         COOKIE_SAMESITE="strict",
     )

@@ -4,11 +4,11 @@ from pathlib import Path
 from typing import Any
 
 from backend.core.config import Settings
-from helpers import client_for, make_settings
+from helpers import client_for, derive_settings
 
 
 async def test_csrf_double_submit_accepts_and_rejects(tmp_path: Path, settings: Settings, app_factory: Any) -> None:
-    csrf = make_settings(tmp_path, DATABASE_URL=settings.DATABASE_URL, REDIS_URL=settings.REDIS_URL, CSRF_ENABLED=True)
+    csrf = derive_settings(settings, tmp_path, CSRF_ENABLED=True)
     app = await app_factory(csrf)
     async with client_for(app) as http:
         first = await http.get("/auth/session")  # any response hands out the csrftoken cookie
@@ -27,7 +27,7 @@ async def test_csrf_double_submit_accepts_and_rejects(tmp_path: Path, settings: 
 
 
 async def test_csrf_does_not_block_cookieless_api_clients(tmp_path: Path, settings: Settings, app_factory: Any) -> None:
-    csrf = make_settings(tmp_path, DATABASE_URL=settings.DATABASE_URL, REDIS_URL=settings.REDIS_URL, CSRF_ENABLED=True)
+    csrf = derive_settings(settings, tmp_path, CSRF_ENABLED=True)
     app = await app_factory(csrf)
     async with client_for(app) as http:
         response = await http.post("/auth/register", json={"email": "api@example.com", "password": "long enough pw"})

@@ -10,7 +10,7 @@ import pytest
 
 from backend.codes.app import create_code_app
 from backend.core.config import Settings
-from helpers import ADMIN_TOKEN, client_for, make_settings
+from helpers import ADMIN_TOKEN, client_for, derive_settings
 
 ADMIN = {"X-Admin-Token": ADMIN_TOKEN}
 
@@ -85,9 +85,7 @@ async def test_at_most_five_codes_per_hour_per_contact(client: httpx.AsyncClient
 
 
 async def test_code_expires_after_ttl(tmp_path: Path, settings: Settings, app_factory: Any) -> None:
-    short = make_settings(
-        tmp_path, DATABASE_URL=settings.DATABASE_URL, REDIS_URL=settings.REDIS_URL, CODE_TTL_SECONDS=1
-    )
+    short = derive_settings(settings, tmp_path, CODE_TTL_SECONDS=1)
     app = await app_factory(short)
     async with client_for(app) as http:
         response = await http.post("/api/generate-code", json={"contact": "ttl@example.com"}, headers=ADMIN)

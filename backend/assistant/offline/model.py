@@ -7,7 +7,6 @@ the scenario with ``OfflineRouter``, calls the same tools, and answers with the 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,7 +15,6 @@ from backend.assistant.offline.router import OfflineRouter
 from backend.assistant.providers.base import Message, ModelResponse, StreamEvent, TextDelta, ToolCall
 from backend.assistant.streaming import chunk_text
 
-FOLLOW_UP = re.compile(r"^\s*(да|подробнее|а\s+как|а\s+что|расскажи\w*\s+подробн\w*|ещё|еще|и\?)\b", re.I)
 CONTEXT_PREFIX = "Контекст сессии (служебно): "
 
 NicheProbe = Callable[[str], Awaitable[bool]]
@@ -83,7 +81,7 @@ class OfflineChatModel:
         route = self._router.route(text, context, niche_hint=niche_hint)
         if route.scenario == "FAQ":
             article = context.get("current_article_id")
-            if article and context.get("last_scenario") == "FAQ" and FOLLOW_UP.match(text):
+            if article and route.reason.startswith("follow-up"):
                 return _call("faq_get_by_id", {"article_id": str(article)})
             return _call("faq_search", {"query": text[:500]})
         if route.scenario == "ANALYTICS":

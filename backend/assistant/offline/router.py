@@ -38,6 +38,14 @@ QUESTION_ABOUT = re.compile(
 ANALYTICS_CUE = re.compile(
     r"(аналитик|статистик|спрос|цифр|рынок|рынк|сезонн|средн\w*\s*чек|конкуренц|конверси|ниш[аеиуы])", re.I
 )
+DOMAIN = re.compile(
+    r"(заявк|лид|тариф|оплат|плат|пробн|тест|crm|црм|амо|amo|битрикс|bitrix|интеграц|api|вебхук|webhook|аккаунт|"
+    r"кабинет|регистр|договор|счет|счёт|акт|документ|эдо|ндс|поддержк|менеджер|сервис|подписк|возврат|замен|брак|"
+    r"клиент|регион|город|ниш|доступ|парол|данн|партн|рефер|эксклюзив|гарант|канал|телеграм|telegram|почт|email|"
+    r"у\s+вас|вы\s|ваш|leadinc|лидинк)",
+    re.I,
+)
+FOLLOW_UP = re.compile(r"^\s*(да|ага|подробнее|а\s+как|а\s+что|расскажи\w*\s+подробн\w*|ещё|еще|и\?)\b", re.I)
 SMALLTALK = re.compile(
     r"^\s*(прив\w*|здравств\w*|добр\w*\s*(день|утро|вечер)|hi|hello|хай|спасибо|благодар\w*|пока|до\s*свидан\w*|"
     r"как\s*дела|кто\s*ты|ты\s*(бот|человек)|понятно|ясно|ок|ok)\W*$",
@@ -79,8 +87,10 @@ class OfflineRouter:
         stage = context.get("funnel_stage")
         last_action = context.get("last_action")
         stripped = text.strip()
-        if stage in (1, 2) and (EMAIL.search(stripped) or CODE.fullmatch(stripped)):
+        if stage in (1, 2) and (EMAIL.search(stripped) or CODE.search(stripped)):
             return Route("REGISTRATION", "funnel answer", {})
+        if stage == 2 and len(stripped.split()) <= 6 and "?" not in stripped and not SMALLTALK.match(stripped):
+            return Route("REGISTRATION", "funnel answer (city/niche)", {})
         if EMAIL.fullmatch(stripped):
             return Route("REGISTRATION", "bare e-mail", {})
         if AFFIRM.match(stripped):
@@ -88,19 +98,23 @@ class OfflineRouter:
                 return Route("ANALYTICS", "accepted the analytics offer", {})
             if last_action == "need_registration":
                 return Route("REGISTRATION", "accepted the sign-up offer", {})
+        if context.get("last_scenario") == "FAQ" and context.get("current_article_id") and FOLLOW_UP.match(stripped):
+            return Route("FAQ", "follow-up on the current article", {})
         if SMALLTALK.match(stripped):
             return Route("OFFTOPIC", "small talk", {})
         scores = self._neighbours(stripped)
+        asks = stripped.endswith("?") or bool(QUESTION_ABOUT.search(stripped))
         if SIGNUP.search(stripped):
-            if WISH.search(stripped) or not QUESTION_ABOUT.search(stripped):
+            if WISH.search(stripped) or not asks:
                 scores["REGISTRATION"] += 0.25
             else:
                 scores["FAQ"] += 0.15
-        if ANALYTICS_CUE.search(stripped):
+        analytics_cue = bool(ANALYTICS_CUE.search(stripped))
+        if analytics_cue:
             scores["ANALYTICS"] += 0.12
         if niche_hint:
             scores["ANALYTICS"] += 0.2
-        if stage == 2 and len(stripped.split()) <= 6 and not stripped.endswith("?"):
-            scores["REGISTRATION"] += 0.2
+        if not (DOMAIN.search(stripped) or analytics_cue or niche_hint):
+            scores["OFFTOPIC"] += 0.12
         best = max(scores, key=lambda name: scores[name])
         return Route(best, "scored", scores)

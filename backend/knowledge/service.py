@@ -1,0 +1,252 @@
+"""The knowledge tools as an async API over the live index generation.
+
+Blocking work (Chroma, BM25, embeddings) runs in worker threads, never on the event loop. The
+service notices a new generation (``current.json`` changed) and reloads without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from backend.core.config import Settings
+from backend.knowledge.corpus import parse_faq
+from backend.knowledge.embeddings import Embedder, build_embedder
+from backend.knowledge.exceptions import ArticleNotFound, IndexMismatch, IndexMissing
+from backend.knowledge.hybrid import rrf
+from backend.knowledge.index_files import IndexPaths, Manifest
+from backend.knowledge.lexical import LexicalIndex
+from backend.knowledge.niches import NicheResolver
+from backend.knowledge.normalize import to_cyrillic
+from backend.knowledge.schemas import (
+    FaqHit,
+    FaqRecord,
+    NicheAnalytics,
+    NicheHit,
+    NicheLookup,
+    NicheRecord,
+    NicheResolution,
+)
+from backend.knowledge.vector_store import VectorStore
+
+logger = logging.getLogger(__name__)
+
+POOL_MIN = 12  # candidates taken internally before cutting to n (the seed used max(n, 12))
+DENSE_UNITS = 60
+RELOAD_CHECK_SECONDS = 1.0
+
+
+@dataclass
+class _Generation:
+    manifest: Manifest
+    mtime: float
+    faq: list[FaqRecord]
+    faq_by_id: dict[str, FaqRecord]
+    faq_lexical: LexicalIndex
+    niches: list[NicheRecord]
+    niche_by_name: dict[str, NicheRecord]
+    niche_lexical: LexicalIndex
+    resolver: NicheResolver
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.paths = IndexPaths.from_settings(settings)
+        self._generation: _Generation | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    @classmethod
+    async def open(cls, settings: Settings, embedder: Embedder | None = None) -> KnowledgeBase:
+        def build() -> KnowledgeBase:
+            kb = cls(settings, embedder or build_embedder(settings), VectorStore(settings))
+            kb._current()
+            return kb
+
+        return await asyncio.to_thread(build)
+
+    async def aclose(self) -> None:
+        return None
+
+    # --- generations ------------------------------------------------------------------------------
+    def _load(self, manifest: Manifest, mtime: float) -> _Generation:
+        if manifest.model_id != self.embedder.model_id:
+            raise IndexMismatch(
+                f"the index was built with {manifest.model_id} but the configured embedder is "
+                f"{self.embedder.model_id}; rebuild it: python -m scripts.reindex index"
+            )
+        directory = self.paths.generation(manifest.generation)
+        faq = [FaqRecord(**r) for r in json.loads((directory / "faq.json").read_text("utf-8"))]
+        niches = [NicheRecord(**r) for r in json.loads((directory / "analytics.json").read_text("utf-8"))]
+        return _Generation(
+            manifest=manifest,
+            mtime=mtime,
+            faq=faq,
+            faq_by_id={r.article_id: r for r in faq},
+            faq_lexical=LexicalIndex.load(directory / "faq_bm25", len(faq)),
+            niches=niches,
+            niche_by_name={r.niche: r for r in niches},
+            niche_lexical=LexicalIndex.load(directory / "analytics_bm25", len(niches)),
+            resolver=NicheResolver(niches, lambda text, k: self._semantic_niches(manifest, text, k)),
+        )
+
+    def _current(self, force: bool = False) -> _Generation:
+        now = time.monotonic()
+        generation = self._generation
+        if generation is not None and not force and now - self._checked_at < RELOAD_CHECK_SECONDS:
+            return generation
+        with self._lock:
+            self._checked_at = now
+            try:
+                mtime = self.paths.current.stat().st_mtime
+            except FileNotFoundError as exc:
+                raise IndexMissing from exc
+            if self._generation is None or force or mtime != self._generation.mtime:
+                manifest = self.paths.read_manifest()
+                if manifest is None:
+                    raise IndexMissing
+                if self._generation is None or manifest.generation != self._generation.manifest.generation:
+                    self._generation = self._load(manifest, mtime)
+                    logger.info("knowledge index loaded", extra={"generation": manifest.generation})
+            assert self._generation is not None
+            return self._generation
+
+    def _with_retry(self, action: Any) -> Any:
+        """Run against the live generation; if it was switched mid-call, reload once and retry."""
+        try:
+            return action(self._current())
+        except Exception:
+            if self.paths.read_manifest() is None:
+                raise
+            return action(self._current(force=True))
+
+    # --- embeddings -----------------------------------------------------------------------------------
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embedder.embed([to_cyrillic(t) or t for t in texts])
+
+    def _dense(self, collection: str, text: str, n_units: int) -> list[tuple[str, float]]:
+        vector = self.encode_queries([text])[0]
+        best: dict[str, float] = {}
+        for hit in self.store.query(collection, vector, n_units):
+            key = str(hit.metadata.get("key"))
+            best[key] = max(best.get(key, -1.0), 1.0 - hit.distance)
+        return sorted(best.items(), key=lambda item: item[1], reverse=True)
+
+    def _semantic_niches(self, manifest: Manifest, text: str, k: int) -> list[tuple[str, float]]:
+        return self._dense(manifest.analytics_collection, text, max(k * 3, 30))[:k]
+
+    # --- FAQ -------------------------------------------------------------------------------------------
+    def _faq_search(
+        self, gen: _Generation, query: str, n: int, exclude: str | None, mode: str = "hybrid"
+    ) -> list[FaqHit]:
+        pool = max(n, POOL_MIN)
+        rankings: list[list[str]] = []
+        dense = self._dense(gen.manifest.faq_collection, query, DENSE_UNITS) if mode != "lexical" else []
+        if mode != "lexical":
+            rankings.append([k for k, _ in dense][:pool])
+        if mode != "dense":
+            rankings.append([gen.faq[i].article_id for i, _ in gen.faq_lexical.search(query, pool)])
+        fused = rrf(rankings)
+        hits = []
+        for article_id, score in fused:
+            if article_id == exclude or article_id not in gen.faq_by_id:
+                continue
+            record = gen.faq_by_id[article_id]
+            hits.append(
+                FaqHit(
+                    article_id=article_id,
+                    title=record.title,
+                    summary=record.summary,
+                    tags=record.tags,
+                    meta_tags=record.meta_tags,
+                    score=round(score, 6),
+                )
+            )
+        return hits[:n]
+
+    async def faq_search(
+        self, query: str, n_results: int = 5, last_article_id: str | None = None, mode: str = "hybrid"
+    ) -> list[FaqHit]:
+        n = max(1, min(n_results, 20))
+        return await asyncio.to_thread(self._with_retry, lambda g: self._faq_search(g, query, n, last_article_id, mode))
+
+    async def faq_get_by_id(self, article_id: str) -> FaqRecord:
+        def find(gen: _Generation) -> FaqRecord | None:
+            return gen.faq_by_id.get(str(article_id).strip())
+
+        record: FaqRecord | None = await asyncio.to_thread(self._with_retry, find)
+        if record is None:  # not in the live index: the corpus files may be newer than the index
+            records = await asyncio.to_thread(parse_faq, self.settings.FAQ_CORPUS_DIR)
+            record = next((r for r in records if r.article_id == str(article_id).strip()), None)
+        if record is None:
+            raise ArticleNotFound(f"Статья {article_id} не найдена.")
+        return record
+
+    # --- analytics ----------------------------------------------------------------------------------------
+    async def resolve_niche(self, text: str, show: int = 5) -> NicheResolution:
+        return await asyncio.to_thread(self._with_retry, lambda g: g.resolver.resolve(text, show))
+
+    async def analytics_titles_search(self, query: str, n_results: int = 5) -> list[NicheHit]:
+        n = max(3, min(n_results, 25))
+
+        def search(gen: _Generation) -> list[NicheHit]:
+            resolution = gen.resolver.resolve(query, n)
+            if resolution.niche:
+                head = [NicheHit(niche=resolution.niche, category=gen.resolver.category(resolution.niche), score=1.0)]
+                others = [
+                    NicheHit(niche=name, category=gen.resolver.category(name), score=round(score, 4))
+                    for name, score in self._semantic_niches(gen.manifest, query, n)
+                    if name != resolution.niche
+                ]
+                return (head + others)[:n]
+            return resolution.candidates[:n]
+
+        return await asyncio.to_thread(self._with_retry, search)
+
+    async def analytics_titles_random(self, n: int = 5) -> list[str]:
+        gen = await asyncio.to_thread(self._current)
+        count = max(5, min(n, 30, len(gen.niches)))
+        return [r.niche for r in random.sample(gen.niches, count)]
+
+    async def analytics_search(self, query: str, n_results: int = 5) -> list[NicheHit]:
+        def search(gen: _Generation) -> list[NicheHit]:
+            dense = [name for name, _ in self._semantic_niches(gen.manifest, query, 25)]
+            lexical = [gen.niches[i].niche for i, _ in gen.niche_lexical.search(query, 25)]
+            return [
+                NicheHit(niche=name, category=gen.resolver.category(name), score=round(score, 6))
+                for name, score in rrf([dense, lexical])[: max(1, min(n_results, 25))]
+            ]
+
+        return await asyncio.to_thread(self._with_retry, search)
+
+    async def analytics_get_by_niche(self, niche: str) -> NicheLookup:
+        resolution = await self.resolve_niche(niche)
+        if resolution.niche is None:
+            return NicheLookup(candidates=resolution.candidates[: resolution.show])
+        gen = await asyncio.to_thread(self._current)
+        record = gen.niche_by_name[resolution.niche]
+        found = NicheAnalytics(
+            niche=record.niche, category=record.category, analytics=record.analytics, table=record.table
+        )
+        return NicheLookup(**found.model_dump())
+
+    # --- health ------------------------------------------------------------------------------------------
+    async def health_check(self) -> None:
+        def check() -> None:
+            self.store.heartbeat()
+            gen = self._current()
+            self.store.count(gen.manifest.faq_collection)
+
+        await asyncio.to_thread(check)

@@ -1,0 +1,86 @@
+"""Chroma, the only module that imports ``chromadb``.
+
+Embedded ``PersistentClient`` under VAR_DIR by default; ``HttpClient`` to a ``chroma run`` server
+when CHROMA_HOST is set. Calls are synchronous here; the service runs them in worker threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+from backend.core.config import Settings
+from backend.core.errors import ServiceUnavailable
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    id: str
+    distance: float
+    metadata: dict[str, Any]
+
+
+class VersionSkew(ServiceUnavailable):
+    error_code = "VECTOR_STORE_VERSION_SKEW"
+
+
+class VectorStore:
+    def __init__(self, settings: Settings) -> None:
+        options = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if settings.CHROMA_HOST:
+            self._client: Any = chromadb.HttpClient(
+                host=settings.CHROMA_HOST, port=settings.CHROMA_PORT, settings=options
+            )
+            self._check_version()
+        else:
+            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=options)
+
+    def _check_version(self) -> None:
+        server = str(self._client.get_version())
+        client = chromadb.__version__
+        if server.split(".")[:2] != client.split(".")[:2]:
+            raise VersionSkew(
+                f"Chroma server {server} and client {client} differ in major/minor version; "
+                f"install chromadb=={server} here or run a {client} server."
+            )
+
+    def heartbeat(self) -> None:
+        self._client.heartbeat()
+
+    def write_collection(
+        self, name: str, ids: list[str], embeddings: np.ndarray, metadatas: list[dict[str, Any]], documents: list[str]
+    ) -> None:
+        """Create ``name`` afresh and fill it (callers use a new name per index generation)."""
+        self.delete_collection(name)
+        collection = self._client.create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+        for start in range(0, len(ids), 1000):
+            end = start + 1000
+            collection.add(
+                ids=ids[start:end],
+                embeddings=embeddings[start:end],
+                metadatas=metadatas[start:end],
+                documents=documents[start:end],
+            )
+
+    def query(self, name: str, embedding: np.ndarray, n_results: int) -> list[VectorHit]:
+        collection = self._client.get_collection(name, embedding_function=None)
+        result = collection.query(query_embeddings=[embedding], n_results=n_results, include=["distances", "metadatas"])
+        return [
+            VectorHit(id=str(i), distance=float(d), metadata=dict(m or {}))
+            for i, d, m in zip(result["ids"][0], result["distances"][0], result["metadatas"][0], strict=True)
+        ]
+
+    def count(self, name: str) -> int:
+        return int(self._client.get_collection(name, embedding_function=None).count())
+
+    def delete_collection(self, name: str) -> None:
+        if name in self.collection_names():
+            self._client.delete_collection(name)
+
+    def collection_names(self) -> list[str]:
+        return [c if isinstance(c, str) else c.name for c in self._client.list_collections()]

@@ -1,0 +1,97 @@
+"""Voice endpoints: HTTP in and out, nothing else. Rules live in ``service.py``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import FileResponse, Response
+
+from backend.auth.dependencies import CurrentSession
+from backend.core.dependencies import DbSession
+from backend.core.errors import NotFound
+from backend.limits.dependencies import ChatRateLimited
+from backend.voice.constants import ENCODINGS, UPLOAD_CHUNK_BYTES, OutputFormat
+from backend.voice.dependencies import StorageDep, VoiceServiceDep
+from backend.voice.schemas import TaskAccepted, TaskStatusOut, TTSRequest
+
+router = APIRouter(tags=["voice"])
+
+_ERRORS = {
+    404: {"description": "No such task for this session"},
+    413: {"description": "Audio over AUDIO_MAX_BYTES"},
+    415: {"description": "Not an accepted audio type (mp3, ogg, m4a, webm, wav)"},
+    422: {"description": "Empty, corrupt, truncated or too long audio; bad fields"},
+    429: {"description": "Rate limited (Retry-After)"},
+    503: {"description": "Speech provider or task queue unavailable"},
+}
+
+
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(UPLOAD_CHUNK_BYTES):
+        yield chunk
+
+
+@router.post(
+    "/ai/voice_upload",
+    status_code=202,
+    response_model=TaskAccepted,
+    dependencies=[ChatRateLimited],
+    responses={k: _ERRORS[k] for k in (413, 415, 422, 429, 503)},
+)
+async def voice_upload(
+    state: CurrentSession,
+    service: VoiceServiceDep,
+    db: DbSession,
+    file: Annotated[UploadFile, File(description="Voice message: mp3, ogg, m4a, webm or wav")],
+    voice_reply: Annotated[bool, Form(description="Also speak the reply")] = False,
+    audio_format: Annotated[OutputFormat, Form(description="Format of the spoken reply")] = "mp3",
+) -> TaskAccepted:
+    """Start STT → chat turn (→ TTS). Poll ``status_url`` for the transcript, reply and audio URL."""
+    plan = await service.prepare_upload(
+        db, file.filename, _chunks(file), state, voice_reply=voice_reply, fmt=audio_format
+    )
+    await db.commit()  # the session and audio event rows exist before any task can run
+    return await service.start(plan, state)
+
+
+@router.post(
+    "/ai/tts",
+    status_code=202,
+    response_model=TaskAccepted,
+    dependencies=[ChatRateLimited],
+    responses={
+        200: {"description": "The audio itself (sync: true and a short text)", "content": {"audio/mpeg": {}}},
+        **{k: _ERRORS[k] for k in (422, 429, 503)},
+    },
+)
+async def tts(
+    body: TTSRequest, response: Response, state: CurrentSession, service: VoiceServiceDep, db: DbSession
+) -> Response | TaskAccepted:
+    """Speak a text: 202 with a task, or (``sync: true``, ≤300 characters) the audio file at once."""
+    if body.sync and service.can_speak_now(body.text):
+        stored = await service.speak_now(db, body.text, state, body.format)
+        audio = FileResponse(stored.path, media_type=ENCODINGS[body.format].mime, headers={"X-Audio-URL": stored.url})
+        audio.headers.raw.extend(h for h in response.headers.raw if h[0] == b"set-cookie")  # a new session's cookie
+        return audio
+    plan = service.plan_speech(body.text, state, body.format)
+    await db.commit()  # the session row exists before the task writes its audio event
+    return await service.start(plan, state)
+
+
+@router.get("/ai/tasks/{task_id}", response_model=TaskStatusOut, responses={404: _ERRORS[404]})
+async def task_status(task_id: str, state: CurrentSession, service: VoiceServiceDep) -> TaskStatusOut:
+    """Status of each step and the result so far; only for the session that created the task."""
+    return await service.task_status(task_id, state)
+
+
+@router.get("/media/audio/{day}/{name}", include_in_schema=False)
+async def media_file(day: str, name: str, storage: StorageDep) -> FileResponse:
+    """Produced audio in embedded mode (nginx serves ``/media`` in production)."""
+    path = storage.public_file(day, name)
+    if path is None:
+        raise NotFound("Файл не найден.")
+    fmt = path.suffix.lstrip(".")
+    mime = ENCODINGS[fmt].mime if fmt in ENCODINGS else "application/octet-stream"
+    return FileResponse(path, media_type=mime, headers={"Cache-Control": "private, max-age=86400"})

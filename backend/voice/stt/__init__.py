@@ -1,0 +1,1 @@
+"""Speech-to-text providers behind one interface (``base.SpeechToText``); ``factory.build_stt``."""

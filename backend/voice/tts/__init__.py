@@ -1,0 +1,1 @@
+"""Text-to-speech providers behind one interface (``base.TextToSpeech``); ``factory.build_tts``."""

@@ -1,0 +1,42 @@
+"""The Celery worker entry point. One worker per queue:
+
+    celery -A backend.worker worker -Q text  -n text@%h  --concurrency 2 --prefetch-multiplier 4
+    celery -A backend.worker worker -Q audio -n audio@%h --concurrency 1 --prefetch-multiplier 1
+    celery -A backend.worker beat --schedule var/celerybeat-schedule     # the periodic audio cleanup
+
+Settings come from the environment (and ``backend/.env.backend``), exactly as for the API. With an
+empty ``REDIS_URL`` the embedded redis-server is started (or reused) on its unix socket.
+``backend.core.celery.embedded_worker_commands`` gives the argv lists the embedded launcher uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.signals import setup_logging
+
+import backend.models  # noqa: F401 - every table, so foreign keys resolve in tasks
+from backend.core.celery import create_celery_app
+from backend.core.config import get_settings
+from backend.core.logging import configure_logging
+from backend.core.redis import resolve_redis_url
+from backend.voice.constants import CLEANUP_INTERVAL_SECONDS, TASK_LIMITS
+
+settings = get_settings()
+app = create_celery_app(settings, resolve_redis_url(settings))
+app.conf.beat_schedule = {
+    "voice-cleanup": {
+        "task": "voice.cleanup",
+        "schedule": CLEANUP_INTERVAL_SECONDS,
+        "options": {"expires": TASK_LIMITS["voice.cleanup"].expires_seconds},
+    },
+}
+celery_app = app
+
+
+def _configure_logging(**_: Any) -> None:
+    """JSON logs and the error journal in workers too (instead of Celery's own logging setup)."""
+    configure_logging(settings)
+
+
+setup_logging.connect(_configure_logging, weak=False)

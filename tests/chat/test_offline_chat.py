@@ -1,0 +1,168 @@
+"""The whole product over HTTP on the offline model: every scenario, the funnel, persistence."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from backend.auth.mailer import latest_outbox_code
+from backend.core.config import Settings
+from helpers import client_for, derive_settings
+
+
+async def say(client: httpx.AsyncClient, message: str, status: int = 200) -> dict[str, Any]:
+    response = await client.post("/ai/chat", json={"message": message})
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def messages_in_db(settings: Settings) -> list[tuple[str, str]]:
+    engine = create_engine(settings.database_url_sync)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT role, text FROM messages ORDER BY created_at")).all()
+            return [(row[0], row[1]) for row in rows]
+    finally:
+        engine.dispose()
+
+
+async def test_faq_answer_cites_the_right_article(client: httpx.AsyncClient, settings: Settings) -> None:
+    reply = await say(client, "Как вернуть деньги, если сервис не подошёл?")
+    assert reply["scenario"] == "FAQ"
+    assert reply["stage"] is None and reply["dashboard"] is None
+    assert reply["sources"], reply
+    assert "возврат" in reply["sources"][0]["title"].lower() or "вернуть" in reply["sources"][0]["title"].lower()
+    assert messages_in_db(settings)[0] == ("user", "Как вернуть деньги, если сервис не подошёл?")
+    assert messages_in_db(settings)[1][0] == "assistant"
+
+
+async def test_faq_follow_up_reuses_the_current_article(client: httpx.AsyncClient) -> None:
+    first = await say(client, "есть ли интеграция с amoCRM?")
+    follow = await say(client, "подробнее")
+    assert follow["scenario"] == "FAQ"
+    assert follow["sources"][0]["article_id"] == first["sources"][0]["article_id"]
+
+
+async def test_offtopic_is_short_and_steers_back(client: httpx.AsyncClient) -> None:
+    reply = await say(client, "расскажи анекдот")
+    assert reply["scenario"] == "OFFTOPIC"
+    assert reply["sources"] == [] and reply["dashboard"] is None
+    assert len(reply["reply"]) < 400
+
+
+async def test_analytics_for_a_guest_asks_to_register(client: httpx.AsyncClient) -> None:
+    reply = await say(client, "покажи аналитику по стоматологиям")
+    assert reply["scenario"] == "ANALYTICS"
+    assert reply["action"] == "need_registration"
+    assert reply["dashboard"] is None
+    assert "стоматолог" in (reply["fields"]["niche"] or "").lower()
+
+
+async def register_with_password(client: httpx.AsyncClient, email: str) -> None:
+    password = "a-long-password-1"
+    assert (await client.post("/auth/register", json={"email": email, "password": password})).status_code == 201
+    login = await client.post("/auth/jwt/login_custom", json={"email": email, "password": password})
+    assert login.status_code == 200
+
+
+async def test_analytics_for_a_whitelisted_user_has_the_table(
+    settings: Settings, tmp_path: Path, app_factory: Any
+) -> None:
+    app = await app_factory(derive_settings(settings, tmp_path, SUBSCRIPTION_WHITELIST="boss@example.com"))
+    async with client_for(app) as http:
+        await register_with_password(http, "boss@example.com")
+        reply = await say(http, "что по нише натяжные потолки?")
+    assert reply["scenario"] == "ANALYTICS"
+    assert reply["action"] == "show_analytics"
+    assert reply["dashboard"]["niche"] == reply["fields"]["niche"]
+    assert "потол" in reply["dashboard"]["niche"].lower()
+    table = reply["dashboard"]["table"]
+    assert table["columns"] and table["rows"] and all(len(r) == len(table["columns"]) for r in table["rows"])
+
+
+async def test_analytics_for_a_user_without_subscription(client: httpx.AsyncClient) -> None:
+    await register_with_password(client, "nosub@example.com")
+    reply = await say(client, "аналитика по автосервисам")
+    assert reply["action"] == "need_subscription"
+    assert reply["dashboard"] is None
+
+
+async def test_ambiguous_niche_offers_candidates(settings: Settings, tmp_path: Path, app_factory: Any) -> None:
+    app = await app_factory(derive_settings(settings, tmp_path, SUBSCRIPTION_WHITELIST="boss@example.com"))
+    async with client_for(app) as http:
+        await register_with_password(http, "boss@example.com")
+        reply = await say(http, "аналитика по ремонту")
+    assert reply["scenario"] == "ANALYTICS"
+    if reply["action"] == "choose_niche":
+        assert 2 <= len(reply["fields"]["candidates"]) <= 25
+    else:  # the resolver was confident: then it must name one niche with a table
+        assert reply["dashboard"]["niche"]
+
+
+async def test_full_registration_funnel(client: httpx.AsyncClient, settings: Settings) -> None:
+    email = f"lead-{uuid.uuid4().hex[:6]}@example.com"
+    start = await say(client, "хочу зарегистрироваться")
+    assert (start["scenario"], start["action"], start["stage"]) == ("REGISTRATION", "ask_contact", 1)
+
+    sent = await say(client, email)
+    assert (sent["action"], sent["stage"]) == ("ask_code", 1)
+    code = latest_outbox_code(settings, email)
+    assert code is not None and len(code) == 6
+
+    wrong = await say(client, f"{(int(code) + 1) % 1_000_000:06d}")
+    assert wrong["action"] == "ask_code" and wrong["fields"]["error"] == "CODE_INVALID"
+
+    verified = await say(client, code)
+    assert (verified["action"], verified["stage"]) == ("ask_city", 2)
+    assert (await client.get("/auth/users/me")).status_code == 401
+
+    done = await client.post("/ai/chat", json={"message": "Казань, натяжные потолки"})
+    body = done.json()
+    assert (body["action"], body["stage"]) == ("registered", 3), body
+    assert "fastapiusersauth" in done.cookies and "sessionid" in done.cookies
+    assert body["fields"]["city"] == "Казань"
+
+    me = (await client.get("/auth/users/me")).json()
+    assert me["is_authenticated"] is True and me["email"] == email and me["has_access"] is True
+
+    analytics = await say(client, "да")
+    assert analytics["scenario"] == "ANALYTICS" and analytics["action"] == "show_analytics"
+    assert analytics["dashboard"]["niche"] == body["fields"]["niche"]
+
+    history = messages_in_db(settings)
+    assert [role for role, _ in history].count("user") == 6
+
+
+async def test_code_cannot_be_resent_within_a_minute(client: httpx.AsyncClient) -> None:
+    await say(client, "хочу зарегистрироваться")
+    await say(client, "again@example.com")
+    response = await client.post("/ai/chat", json={"message": "отправь код ещё раз"})
+    assert response.status_code == 429
+    assert response.json()["error_code"] == "CODE_RESEND_TOO_SOON"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+async def test_expired_code_is_reported(settings: Settings, tmp_path: Path, app_factory: Any) -> None:
+    import asyncio
+
+    app = await app_factory(derive_settings(settings, tmp_path, CODE_TTL_SECONDS=1))
+    async with client_for(app) as http:
+        await say(http, "хочу зарегистрироваться")
+        await say(http, "late@example.com")
+        code = latest_outbox_code(derive_settings(settings, tmp_path), "late@example.com")
+        await asyncio.sleep(1.5)
+        reply = await say(http, str(code))
+    assert reply["action"] == "ask_code" and reply["fields"]["error"] == "CODE_EXPIRED"
+
+
+@pytest.mark.parametrize("message", ["", " " * 3, "x" * 4001])
+async def test_message_length_is_validated(client: httpx.AsyncClient, message: str) -> None:
+    response = await client.post("/ai/chat", json={"message": message})
+    assert response.status_code == 422
+    assert response.json()["error_code"] == "VALIDATION_ERROR"

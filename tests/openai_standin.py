@@ -1,0 +1,139 @@
+"""A real HTTP server speaking the OpenAI chat-completions protocol (plain and streamed), scripted
+by the test. It stands in for the third-party service we cannot reach from here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Scripted:
+    content: str | None = None
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, arguments)
+    status: int = 200
+    delay: float = 0.0
+
+
+def text(payload: dict[str, Any] | str) -> Scripted:
+    return Scripted(content=payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False))
+
+
+def tool(name: str, **arguments: Any) -> Scripted:
+    return Scripted(tool_calls=[(name, arguments)])
+
+
+class OpenAIStandIn:
+    def __init__(self) -> None:
+        self.script: deque[Scripted] = deque()
+        self.default: Scripted | None = None
+        self.requests: list[dict[str, Any]] = []
+        self.port = _free_port()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def push(self, *items: Scripted) -> None:
+        self.script.extend(items)
+
+    async def _completions(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(body)
+        item = self.script.popleft() if self.script else self.default
+        if item is None:
+            return JSONResponse({"error": {"message": "script exhausted", "type": "server_error"}}, status_code=500)
+        if item.delay:
+            await asyncio.sleep(item.delay)
+        if item.status != 200:
+            return JSONResponse(
+                {"error": {"message": f"scripted {item.status}", "type": "rate_limit" if item.status == 429 else "x"}},
+                status_code=item.status,
+                headers={"retry-after-ms": "10"},
+            )
+        calls = [
+            {
+                "id": f"call_{i}",
+                "type": "function",
+                "function": {"name": n, "arguments": json.dumps(a, ensure_ascii=False)},
+            }
+            for i, (n, a) in enumerate(item.tool_calls)
+        ]
+        usage = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+        base = {"id": "chatcmpl-standin", "created": int(time.time()), "model": body.get("model", "m")}
+        if not body.get("stream"):
+            message: dict[str, Any] = {"role": "assistant", "content": item.content}
+            if calls:
+                message["tool_calls"] = calls
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+            return JSONResponse(base | {"object": "chat.completion", "choices": [choice], "usage": usage})
+
+        async def events() -> Any:
+            def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+                payload = base | {
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+                return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+            yield chunk({"role": "assistant"})
+            if item.content:
+                for start in range(0, len(item.content), 12):
+                    yield chunk({"content": item.content[start : start + 12]})
+                    await asyncio.sleep(0.01)
+            for i, call in enumerate(calls):
+                yield chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": i,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+                yield chunk({"tool_calls": [{"index": i, "function": {"arguments": call["function"]["arguments"]}}]})
+            yield chunk({}, "tool_calls" if calls else "stop")
+            yield f"data: {json.dumps(base | {'object': 'chat.completion.chunk', 'choices': [], 'usage': usage})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    def start(self) -> OpenAIStandIn:
+        app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
