@@ -77,7 +77,7 @@ def parse_source() -> list[tuple[str, str, list[str]]]:
     category = ""
     for raw in SOURCE.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
-        if not line or line.startswith("#") and not line.startswith("## "):
+        if not line or (line.startswith("#") and not line.startswith("## ")):
             continue
         if line.startswith("## "):
             category = line[3:].strip()
