@@ -62,3 +62,21 @@ def test_default_database_is_sqlite_under_var(tmp_path: object) -> None:
 def test_unsupported_dsn_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="postgresql:// or sqlite://"):
         _ = build(DATABASE_URL="mysql://x/y").database_url_sync
+
+
+def test_example_env_file_parses_and_documents_every_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dotenv import dotenv_values
+
+    from backend.core.config import ROOT_DIR
+
+    example = ROOT_DIR / "backend" / ".env.backend.example"
+    text = example.read_text(encoding="utf-8")
+    documented = {line.lstrip("# ").split("=", 1)[0] for line in text.splitlines() if "=" in line}
+    missing = sorted(set(Settings.model_fields) - documented)
+    assert not missing, f"settings missing from {example.name}: {missing}"
+    for key in list(Settings.model_fields):
+        monkeypatch.delenv(key, raising=False)
+    settings = Settings(_env_file=example)  # type: ignore[call-arg]
+    values = dotenv_values(example)
+    assert settings.RATE_BURST == values["RATE_BURST"] == "6/10 seconds"
+    assert settings.OPENAI_MAX_RETRIES == 2
