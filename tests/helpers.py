@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg2
+import redis
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import create_engine, text
 
 from backend.core.config import ROOT_DIR, Settings
+from backend.models import Base
 
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -69,6 +73,18 @@ class ThrowawayPostgres:
             conn.close()
 
 
+def reset_stores(database_url: str, redis_url: str) -> None:
+    """Empties every table and the Redis database: each test starts from nothing."""
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://"))
+    with engine.begin() as conn:
+        names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    engine.dispose()
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+
+
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "ENVIRONMENT": "test",
@@ -96,3 +112,17 @@ def derive_settings(base: Settings, tmp_path: Path, **overrides: Any) -> Setting
     }
     values.update(overrides)
     return make_settings(tmp_path, **values)
+
+
+def stored_messages(settings: Settings, role: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    """(role, text, metadata) of every stored chat message, oldest first, read with the sync engine."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(settings.database_url_sync)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT role, text, metadata FROM messages ORDER BY created_at")).all()
+    finally:
+        engine.dispose()
+    messages = [(r[0], r[1], r[2] if isinstance(r[2], dict) else json.loads(r[2] or "{}")) for r in rows]
+    return [m for m in messages if role is None or m[0] == role]

@@ -25,6 +25,7 @@ class Scripted:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, arguments)
     status: int = 200
     delay: float = 0.0
+    chunk_delay: float = 0.01  # between streamed content chunks
 
 
 def text(payload: dict[str, Any] | str) -> Scripted:
@@ -40,6 +41,7 @@ class OpenAIStandIn:
         self.script: deque[Scripted] = deque()
         self.default: Scripted | None = None
         self.requests: list[dict[str, Any]] = []
+        self.aborted_streams = 0  # streams whose client hung up before the end
         self.port = _free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -90,11 +92,17 @@ class OpenAIStandIn:
                 }
                 return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
-            yield chunk({"role": "assistant"})
-            if item.content:
-                for start in range(0, len(item.content), 12):
-                    yield chunk({"content": item.content[start : start + 12]})
-                    await asyncio.sleep(0.01)
+            finished = False
+            try:
+                yield chunk({"role": "assistant"})
+                if item.content:
+                    for start in range(0, len(item.content), 12):
+                        yield chunk({"content": item.content[start : start + 12]})
+                        await asyncio.sleep(item.chunk_delay)
+                finished = True
+            finally:
+                if not finished:
+                    self.aborted_streams += 1
             for i, call in enumerate(calls):
                 yield chunk(
                     {

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
 from backend.core.config import Settings
-from helpers import client_for, derive_settings
+from helpers import client_for, derive_settings, stored_messages
 
 
 async def post(client: httpx.AsyncClient, message: str, **headers: str) -> httpx.Response:
@@ -18,12 +17,7 @@ async def post(client: httpx.AsyncClient, message: str, **headers: str) -> httpx
 
 
 def count_user_messages(settings: Settings) -> int:
-    engine = create_engine(settings.database_url_sync)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM messages WHERE role = 'user'")).scalar_one())
-    finally:
-        engine.dispose()
+    return len(stored_messages(settings, "user"))
 
 
 async def test_burst_limit(settings: Settings, tmp_path: Path, app_factory: Any) -> None:

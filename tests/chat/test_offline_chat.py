@@ -8,11 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from backend.auth.mailer import latest_outbox_code
 from backend.core.config import Settings
-from helpers import client_for, derive_settings
+from helpers import client_for, derive_settings, stored_messages
 
 
 async def say(client: httpx.AsyncClient, message: str, status: int = 200) -> dict[str, Any]:
@@ -23,13 +22,7 @@ async def say(client: httpx.AsyncClient, message: str, status: int = 200) -> dic
 
 
 def messages_in_db(settings: Settings) -> list[tuple[str, str]]:
-    engine = create_engine(settings.database_url_sync)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT role, text FROM messages ORDER BY created_at")).all()
-            return [(row[0], row[1]) for row in rows]
-    finally:
-        engine.dispose()
+    return [(role, text) for role, text, _ in stored_messages(settings)]
 
 
 async def test_faq_answer_cites_the_right_article(client: httpx.AsyncClient, settings: Settings) -> None:

@@ -7,10 +7,9 @@ from typing import Any
 
 import httpx
 from openai_standin import OpenAIStandIn, Scripted, text, tool
-from sqlalchemy import create_engine
-from sqlalchemy import text as sql
 
 from backend.core.config import Settings
+from helpers import stored_messages
 
 
 def final(scenario: str = "FAQ", reply: str = "Ответ по статье.", **extra: Any) -> Scripted:
@@ -22,22 +21,11 @@ def tool_messages(standin: OpenAIStandIn) -> list[dict[str, Any]]:
 
 
 def assistant_meta(settings: Settings) -> list[dict[str, Any]]:
-    engine = create_engine(settings.database_url_sync)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sql("SELECT metadata FROM messages WHERE role = 'assistant' ORDER BY created_at"))
-            return [row[0] if isinstance(row[0], dict) else json.loads(row[0]) for row in rows]
-    finally:
-        engine.dispose()
+    return [meta for _, _, meta in stored_messages(settings, "assistant")]
 
 
 def user_messages(settings: Settings) -> list[str]:
-    engine = create_engine(settings.database_url_sync)
-    try:
-        with engine.connect() as conn:
-            return [r[0] for r in conn.execute(sql("SELECT text FROM messages WHERE role = 'user'"))]
-    finally:
-        engine.dispose()
+    return [text for _, text, _ in stored_messages(settings, "user")]
 
 
 async def test_scripted_tool_calls_produce_a_sourced_answer(
