@@ -159,3 +159,31 @@ async def test_message_length_is_validated(client: httpx.AsyncClient, message: s
     response = await client.post("/ai/chat", json={"message": message})
     assert response.status_code == 422
     assert response.json()["error_code"] == "VALIDATION_ERROR"
+
+
+async def test_five_wrong_codes_burn_the_code(settings: Settings, tmp_path: Path, app_factory: Any) -> None:
+    app = await app_factory(derive_settings(settings, tmp_path, RATE_BURST="100/10 seconds"))
+    async with client_for(app) as http:
+        await say(http, "хочу зарегистрироваться")
+        await say(http, "guess@example.com")
+        code = latest_outbox_code(derive_settings(settings, tmp_path), "guess@example.com")
+        wrong = f"{(int(str(code)) + 1) % 1_000_000:06d}"
+        errors = []
+        for _ in range(5):
+            response = await http.post("/ai/chat", json={"message": wrong})
+            errors.append(response.json().get("fields", {}).get("error") or response.json().get("error_code"))
+        assert errors[:4] == ["CODE_INVALID"] * 4 and errors[4] == "CODE_ATTEMPTS_EXCEEDED"
+        late = await http.post("/ai/chat", json={"message": str(code)})  # the right code, but burnt
+        body = late.json()
+        assert body.get("stage") != 2 and (await http.get("/auth/users/me")).status_code == 401, body
+
+
+async def test_codes_per_session_are_limited(settings: Settings, tmp_path: Path, app_factory: Any) -> None:
+    app = await app_factory(derive_settings(settings, tmp_path, RATE_BURST="100/10 seconds", CODE_MAX_PER_HOUR=3))
+    async with client_for(app) as http:
+        await say(http, "хочу зарегистрироваться")
+        for n in range(3):  # a new contact each time, so the per-contact cooldown does not apply
+            assert (await say(http, f"farm{n}@example.com"))["action"] == "ask_code"
+        response = await http.post("/ai/chat", json={"message": "farm9@example.com"})
+    assert response.status_code == 429, response.text
+    assert response.json()["error_code"] == "CODE_LIMIT_EXCEEDED" and int(response.headers["Retry-After"]) > 0
