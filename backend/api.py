@@ -6,6 +6,7 @@ from backend.auth.router import router as auth_router
 from backend.chat.router import router as chat_router
 from backend.codes.router import router as codes_router
 from backend.health.router import router as health_router
+from backend.metrics.router import router as metrics_router
 from backend.voice.router import router as voice_router
 
 api_router = APIRouter()
@@ -14,3 +15,4 @@ api_router.include_router(auth_router)
 api_router.include_router(codes_router)
 api_router.include_router(chat_router)
 api_router.include_router(voice_router)
+api_router.include_router(metrics_router)

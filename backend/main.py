@@ -17,6 +17,7 @@ from backend.core.csrf import JsonCSRFMiddleware
 from backend.core.error_handlers import install_error_handlers
 from backend.core.logging import configure_logging
 from backend.core.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from backend.metrics.middleware import HttpMetricsMiddleware
 from backend.runtime import build_runtime
 from backend.voice.service import upload_body_limit
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         overrides={"/ai/voice_upload": upload_body_limit(settings)},
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(HttpMetricsMiddleware)
     return app
 
 

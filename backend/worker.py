@@ -11,15 +11,17 @@ empty ``REDIS_URL`` the embedded redis-server is started (or reused) on its unix
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from celery.signals import setup_logging
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 import backend.models  # noqa: F401 - every table, so foreign keys resolve in tasks
 from backend.core.celery import create_celery_app
 from backend.core.config import get_settings
 from backend.core.logging import configure_logging
 from backend.core.redis import resolve_redis_url
+from backend.metrics.instruments import record_task
 from backend.voice.constants import CLEANUP_INTERVAL_SECONDS, TASK_LIMITS
 
 settings = get_settings()
@@ -40,3 +42,23 @@ def _configure_logging(**_: Any) -> None:
 
 
 setup_logging.connect(_configure_logging, weak=False)
+
+
+_started: dict[str, float] = {}
+
+
+def _task_started(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _started[task_id] = time.perf_counter()
+
+
+def _task_finished(task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any) -> None:
+    started = _started.pop(task_id, None) if task_id else None
+    delivery = (task.request.delivery_info or {}) if task is not None else {}
+    queue = delivery.get("routing_key") or "eager"
+    seconds = time.perf_counter() - started if started is not None else None
+    record_task(str(queue), getattr(task, "name", "unknown"), state or "UNKNOWN", seconds)
+
+
+task_prerun.connect(_task_started, weak=False)
+task_postrun.connect(_task_finished, weak=False)

@@ -7,6 +7,7 @@ with uvicorn on 127.0.0.1:8000 (HOST/PORT override).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 import uvicorn
@@ -21,6 +22,11 @@ from backend.knowledge.indexer import ensure_index
 
 def main() -> int:
     settings = get_settings()
+    # One metrics directory for the API and the workers, so /metrics shows the workers' task times too.
+    metrics_dir = settings.VAR_DIR / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     redis_url = resolve_redis_url(settings)
     os.environ["REDIS_URL"] = redis_url  # the app (and workers) reuse the same server
     print(f"==> redis: {redis_url}", flush=True)

@@ -14,6 +14,7 @@ from backend.auth.users import make_user_manager
 from backend.chat import repository
 from backend.core.config import Settings
 from backend.core.orm import utcnow
+from backend.metrics.instruments import record_funnel
 
 
 class FunnelAccounts:
@@ -47,3 +48,4 @@ class FunnelAccounts:
         async with self._db_factory() as db, db.begin():
             await repository.add_funnel_event(db, chat_session_id, from_stage, to_stage)
             await repository.update_session_fields(db, chat_session_id, funnel_stage=to_stage)
+        record_funnel(from_stage, to_stage)

@@ -19,6 +19,7 @@ from backend.chat import repository
 from backend.core.config import Settings
 from backend.limits.dependencies import enforce_offtopic_quota
 from backend.limits.limiter import RateLimiter
+from backend.metrics.instruments import record_turn
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class ChatService:
                 scenario=output.reply.scenario.value,
                 meta=output.meta | {"reply": output.reply.model_dump(mode="json", exclude={"reply"})},
             )
+        record_turn(output.meta, (self._settings.LLM_PRICE_INPUT_PER_MTOK, self._settings.LLM_PRICE_OUTPUT_PER_MTOK))
         logger.info(
             "chat turn",
             extra={k: output.meta[k] for k in ("scenario", "action", "provider", "fallback", "latency_ms")},

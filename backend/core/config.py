@@ -143,6 +143,9 @@ class Settings(BaseSettings):
 
     # --- observability ---------------------------------------------------------------
     SENTRY_DSN: str = ""
+    METRICS_TOKEN: str = ""  # bearer token for /metrics from other hosts; empty: loopback only
+    LLM_PRICE_INPUT_PER_MTOK: float = 0.15  # USD per million prompt tokens, for the cost estimate
+    LLM_PRICE_OUTPUT_PER_MTOK: float = 0.60  # USD per million completion tokens
     ADMIN_EMAIL: str = ""
 
     @field_validator("ALLOWED_HOSTS", "CORS_ORIGINS", "TRUSTED_PROXIES", "SUBSCRIPTION_WHITELIST", mode="before")

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.core.errors import AppError
 from backend.core.logging import journal_error
+from backend.metrics.instruments import record_limit
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def error_response(
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    if exc.status_code == 429:
+        record_limit(exc.error_code)
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers or None)
 
 
