@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from backend.api import api_router
 from backend.core.config import ROOT_DIR, Settings, get_settings
 from backend.core.csrf import JsonCSRFMiddleware
 from backend.core.error_handlers import install_error_handlers
+from backend.core.inputs import require_body_media_type
 from backend.core.logging import configure_logging
-from backend.core.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from backend.core.middleware import BodySizeLimitMiddleware, JsonTrustedHostMiddleware, RequestIdMiddleware
+from backend.core.openapi import install_openapi
 from backend.metrics.middleware import HttpMetricsMiddleware
 from backend.runtime import build_runtime
 from backend.voice.service import upload_body_limit
@@ -52,10 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="AI sales consultant backend: FAQ, niche analytics, registration funnel, small talk.",
         lifespan=_lifespan(settings),
+        dependencies=[Depends(require_body_media_type)],
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(api_router)
+    install_openapi(app, csrf=settings.CSRF_ENABLED)
 
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR), name="static")
 
@@ -64,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(FRONTEND_DIR / "index.html")
 
     # Added last = outermost. Order of a request: request id → body cap → CSRF → CORS → hosts.
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS or ["*"])
+    app.add_middleware(JsonTrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS or ["*"])
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,

@@ -16,13 +16,19 @@ import pytest_asyncio
 import redis
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import create_engine, text
 
 from backend.core.config import ROOT_DIR, Settings
 from backend.knowledge.indexer import build_index
 from backend.main import create_app
-from backend.models import Base
-from helpers import ADMIN_DSN, TEST_REDIS_URL, ThrowawayPostgres, client_for, make_settings, run_alembic
+from helpers import (
+    ADMIN_DSN,
+    TEST_REDIS_URL,
+    ThrowawayPostgres,
+    client_for,
+    make_settings,
+    reset_stores,
+    run_alembic,
+)
 
 # Small fixture corpora keep the suite fast; the demo corpora are checked in tests/knowledge.
 TEST_FAQ_DIR = ROOT_DIR / "tests" / "knowledge" / "fixtures" / "faq"
@@ -59,17 +65,6 @@ def redis_url() -> str:
     return TEST_REDIS_URL
 
 
-def _clean(database_url: str, redis_url: str) -> None:
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://"))
-    with engine.begin() as conn:
-        names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {names} CASCADE"))
-    engine.dispose()
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    client.close()
-
-
 @pytest.fixture(scope="session")
 def knowledge_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One index of the test corpora for the whole run (building it per test would be slow)."""
@@ -86,7 +81,7 @@ def knowledge_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, redis_url: str, knowledge_dirs: dict[str, Any]) -> Iterator[Settings]:
-    _clean(database_url, redis_url)
+    reset_stores(database_url, redis_url)
     yield make_settings(tmp_path, DATABASE_URL=database_url, REDIS_URL=redis_url, **knowledge_dirs)
 
 

@@ -10,17 +10,29 @@ from backend.auth.schemas import LoginRequest, LogoutResponse, NotAuthenticated,
 from backend.auth.users import UserManagerDep
 from backend.codes.dependencies import CodeServiceDep
 from backend.core.dependencies import DbSession, SettingsDep
+from backend.core.openapi import error_responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/register", status_code=201, response_model=UserProfile)
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=UserProfile,
+    responses=error_responses(409, descriptions={409: "USER_ALREADY_EXISTS"}),
+)
 async def register(body: RegisterRequest, manager: UserManagerDep) -> UserProfile:
     user = await service.register(manager, body.email, body.password)
     return service.profile(user)
 
 
-@router.post("/jwt/login_custom", response_model=UserProfile)
+@router.post(
+    "/jwt/login_custom",
+    response_model=UserProfile,
+    responses=error_responses(
+        400, 401, descriptions={400: "CODE_INVALID, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED", 401: "INVALID_CREDENTIALS"}
+    ),
+)
 async def login_custom(
     body: LoginRequest,
     request: Request,

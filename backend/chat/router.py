@@ -15,14 +15,17 @@ from backend.auth.dependencies import CurrentSession, SessionStoreDep
 from backend.chat.dependencies import CallerDep, ChatServiceDep
 from backend.chat.schemas import ChatRequest
 from backend.core.dependencies import DbSession, SettingsDep
-from backend.core.errors import AppError
+from backend.core.error_handlers import classify
+from backend.core.openapi import error_responses
 from backend.limits.dependencies import ChatRateLimited
 from backend.voice.dependencies import VoiceServiceDep
 
 router = APIRouter(prefix="/ai", tags=["chat"])
 
+_LIMITED = error_responses(429, descriptions={429: "FLOOD_LIMIT, DAILY_LIMIT or OFFTOPIC_LIMIT (Retry-After)"})
 
-@router.post("/chat", response_model=Reply, dependencies=[ChatRateLimited])
+
+@router.post("/chat", response_model=Reply, dependencies=[ChatRateLimited], responses=_LIMITED)
 async def chat(
     body: ChatRequest,
     response: Response,
@@ -50,10 +53,18 @@ async def chat(
     "/chat/stream",
     dependencies=[ChatRateLimited],
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "delta events, then one message event"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "delta events, then one message event"},
+        **_LIMITED,
+    },
 )
 async def chat_stream(
-    body: ChatRequest, state: CurrentSession, caller: CallerDep, service: ChatServiceDep
+    body: ChatRequest,
+    response: Response,
+    state: CurrentSession,
+    caller: CallerDep,
+    service: ChatServiceDep,
+    voice: VoiceServiceDep,
 ) -> EventSourceResponse:
     queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue()
 
@@ -66,10 +77,17 @@ async def chat_stream(
             if result.login_user_id is not None:
                 state.data["pending_login_user_id"] = str(result.login_user_id)
                 await service.save_state(state)
-            payload = result.reply.model_dump(mode="json")
+            reply = result.reply
+            if body.voice:  # the session row is committed (CurrentSession), so the task may start now
+                accepted = await voice.start(voice.plan_speech(reply.reply, state, body.audio_format), state)
+                reply = reply.model_copy(
+                    update={"audio": AudioRef(task_id=accepted.task_id, status_url=accepted.status_url)}
+                )
+            payload = reply.model_dump(mode="json")
             await queue.put(ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="message"))
-        except AppError as exc:
-            await queue.put(ServerSentEvent(data=json.dumps(exc.body(), ensure_ascii=False), event="error"))
+        except Exception as exc:  # headers are sent: report in the error shape, never end the stream silently
+            _, error, _ = classify(exc, "/ai/chat/stream", "POST")
+            await queue.put(ServerSentEvent(data=json.dumps(error, ensure_ascii=False), event="error"))
         finally:
             await queue.put(None)
 
@@ -82,4 +100,7 @@ async def chat_stream(
             if not task.done():  # the client went away: cancel the model call
                 task.cancel()
 
-    return EventSourceResponse(events(), ping=15, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})
+    stream = EventSourceResponse(events(), ping=15, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})
+    # A returned response does not inherit the dependencies' headers: copy the new session's cookie.
+    stream.headers.raw.extend(h for h in response.headers.raw if h[0] == b"set-cookie")
+    return stream

@@ -4,11 +4,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from backend.core.inputs import StoredText
+
 AudioFormat = Literal["mp3", "ogg", "m4a", "webm"]
 
 
 class ChatRequest(BaseModel):
-    message: str = Field(min_length=1, max_length=4000, description="The visitor's message, 1-4000 characters")
+    message: StoredText = Field(min_length=1, max_length=4000, description="The visitor's message, 1-4000 characters")
     voice: bool = False
     audio_format: AudioFormat = "mp3"
 

@@ -9,7 +9,7 @@ import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -69,35 +69,48 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "VALIDATION_ERROR", f"{where}: {first['msg']}", errors=errors)
 
 
-async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
-    part = "redis" if isinstance(exc, redis.exceptions.RedisError) else "database"
-    journal_error("dependency_unavailable", exc, part=part, path=request.url.path)
-    return error_response(
-        503,
-        "SERVICE_UNAVAILABLE",
-        f"Временно недоступно хранилище ({part}). Попробуйте через минуту.",
-        headers={"Retry-After": "5"},
-    )
+_DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OperationalError,
+    PoolTimeout,
+    DBAPIError,
+    ConnectionError,
+    OSError,
+)
 
 
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    journal_error("unhandled_error", exc, path=request.url.path, method=request.method)
-    logger.exception("unhandled error")
-    return error_response(500, "INTERNAL_ERROR", "Внутренняя ошибка сервера. Мы уже знаем о ней.")
+def classify(exc: BaseException, path: str, method: str = "") -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and headers for an exception no domain rule handled (journaled). Used by the
+    handlers below and where no handler can run (an error event inside an SSE stream)."""
+    if isinstance(exc, AppError):
+        return exc.status_code, exc.body(), exc.headers
+    if isinstance(exc, DataError):  # the database refused a value (SQLSTATE class 22): bad input, not an outage
+        journal_error("data_rejected", exc, path=path, method=method)
+        body = {
+            "error_code": "INVALID_INPUT",
+            "detail": "Данные запроса не могут быть сохранены: недопустимое значение.",
+        }
+        return 422, body, {}
+    if isinstance(exc, _DEPENDENCY_DOWN):
+        part = "redis" if isinstance(exc, redis.exceptions.RedisError) else "database"
+        journal_error("dependency_unavailable", exc, part=part, path=path)
+        detail = f"Временно недоступно хранилище ({part}). Попробуйте через минуту."
+        return 503, {"error_code": "SERVICE_UNAVAILABLE", "detail": detail}, {"Retry-After": "5"}
+    journal_error("unhandled_error", exc, path=path, method=method)
+    logger.error("unhandled error", exc_info=exc)
+    return 500, {"error_code": "INTERNAL_ERROR", "detail": "Внутренняя ошибка сервера. Мы уже знаем о ней."}, {}
+
+
+async def _classified(request: Request, exc: Exception) -> JSONResponse:
+    status, body, headers = classify(exc, request.url.path, request.method)
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for exc_type in (
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        OperationalError,
-        PoolTimeout,
-        DBAPIError,
-        ConnectionError,
-        OSError,
-    ):
-        app.add_exception_handler(exc_type, _dependency_down)
-    app.add_exception_handler(Exception, _unhandled)
+    exc_types: tuple[type[Exception], ...] = (DataError, *_DEPENDENCY_DOWN, Exception)
+    for exc_type in exc_types:
+        app.add_exception_handler(exc_type, _classified)

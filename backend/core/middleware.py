@@ -1,12 +1,14 @@
-"""Pure-ASGI middleware: request id and request body size cap."""
+"""Pure-ASGI middleware: request id, request body size cap, host check answering in the error shape."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.core.logging import request_id_var
@@ -96,15 +98,50 @@ class BodySizeLimitMiddleware:
 
 
 async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error_code": "PAYLOAD_TOO_LARGE", "detail": f"Тело запроса больше допустимого ({limit} байт)."},
-        ensure_ascii=False,
-    ).encode()
+    await _send_error(send, 413, "PAYLOAD_TOO_LARGE", f"Тело запроса больше допустимого ({limit} байт).")
+
+
+async def _send_error(send: Send, status: int, code: str, detail: str) -> None:
+    body = json.dumps({"error_code": code, "detail": detail}, ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+_ADMITTED = "leadinc.host_admitted"
+
+
+class JsonTrustedHostMiddleware(TrustedHostMiddleware):
+    """Starlette's ``ALLOWED_HOSTS`` check (same matching, same www redirect), but a refused host
+    gets ``400 {"error_code": "INVALID_HOST", ...}`` instead of a plain-text "Invalid host header"."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] | None = None, www_redirect: bool = True) -> None:
+        async def admitted(scope: Scope, receive: Receive, send: Send) -> None:
+            scope[_ADMITTED] = True
+            await app(scope, receive, send)
+
+        super().__init__(admitted, allowed_hosts=allowed_hosts, www_redirect=www_redirect)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        replaced = False
+
+        async def shaped_send(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the body of the plain-text refusal
+            refused = message["type"] == "http.response.start" and message["status"] == 400
+            if refused and not scope.get(_ADMITTED):
+                replaced = True
+                await _send_error(send, 400, "INVALID_HOST", "Недопустимый заголовок Host.")
+                return
+            await send(message)
+
+        await super().__call__(scope, receive, shaped_send)

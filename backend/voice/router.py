@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, Response
 from backend.auth.dependencies import CurrentSession
 from backend.core.dependencies import DbSession
 from backend.core.errors import NotFound
+from backend.core.openapi import error_responses
 from backend.limits.dependencies import ChatRateLimited
 from backend.voice.constants import ENCODINGS, UPLOAD_CHUNK_BYTES, OutputFormat
 from backend.voice.dependencies import StorageDep, VoiceServiceDep
@@ -18,13 +19,13 @@ from backend.voice.schemas import TaskAccepted, TaskStatusOut, TTSRequest
 
 router = APIRouter(tags=["voice"])
 
-_ERRORS = {
-    404: {"description": "No such task for this session"},
-    413: {"description": "Audio over AUDIO_MAX_BYTES"},
-    415: {"description": "Not an accepted audio type (mp3, ogg, m4a, webm, wav)"},
-    422: {"description": "Empty, corrupt, truncated or too long audio; bad fields"},
-    429: {"description": "Rate limited (Retry-After)"},
-    503: {"description": "Speech provider or task queue unavailable"},
+_TEXTS = {
+    404: "TASK_NOT_FOUND: no such task for this session",
+    413: "Audio over AUDIO_MAX_BYTES",
+    415: "Not an accepted audio type (mp3, ogg, m4a, webm, wav)",
+    422: "Empty, corrupt, truncated or too long audio; bad fields",
+    429: "Rate limited (Retry-After)",
+    503: "Speech provider or task queue unavailable",
 }
 
 
@@ -38,7 +39,7 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
     status_code=202,
     response_model=TaskAccepted,
     dependencies=[ChatRateLimited],
-    responses={k: _ERRORS[k] for k in (413, 415, 422, 429, 503)},
+    responses=error_responses(413, 415, 422, 429, 503, descriptions=_TEXTS),
 )
 async def voice_upload(
     state: CurrentSession,
@@ -62,8 +63,11 @@ async def voice_upload(
     response_model=TaskAccepted,
     dependencies=[ChatRateLimited],
     responses={
-        200: {"description": "The audio itself (sync: true and a short text)", "content": {"audio/mpeg": {}}},
-        **{k: _ERRORS[k] for k in (422, 429, 503)},
+        200: {
+            "description": "The audio itself (sync: true and a short text), in the requested format",
+            "content": {encoding.mime: {} for encoding in ENCODINGS.values()},
+        },
+        **error_responses(422, 429, 503, descriptions=_TEXTS),
     },
 )
 async def tts(
@@ -80,7 +84,7 @@ async def tts(
     return await service.start(plan, state)
 
 
-@router.get("/ai/tasks/{task_id}", response_model=TaskStatusOut, responses={404: _ERRORS[404]})
+@router.get("/ai/tasks/{task_id}", response_model=TaskStatusOut, responses=error_responses(404, descriptions=_TEXTS))
 async def task_status(task_id: str, state: CurrentSession, service: VoiceServiceDep) -> TaskStatusOut:
     """Status of each step and the result so far; only for the session that created the task."""
     return await service.task_status(task_id, state)

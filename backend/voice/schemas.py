@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from backend.core.inputs import StoredText
 from backend.voice.constants import TTS_MAX_CHARS, OutputFormat
 
 TaskState = Literal["queued", "running", "retrying", "done", "failed", "skipped"]
@@ -18,7 +19,7 @@ class TaskAccepted(BaseModel):
 
 
 class TTSRequest(BaseModel):
-    text: str = Field(min_length=1, max_length=TTS_MAX_CHARS, description="Text to speak (Russian)")
+    text: StoredText = Field(min_length=1, max_length=TTS_MAX_CHARS, description="Text to speak (Russian)")
     format: OutputFormat = Field("mp3", description="mp3 (web), ogg (Opus, Telegram), m4a (AAC, Apple), webm (Opus)")
     sync: bool = Field(False, description="Answer with the audio itself when the text is short (≤300 characters)")
 
