@@ -12,11 +12,11 @@ from backend.assistant.cities import CityFinder
 from backend.assistant.engine import TurnEngine
 from backend.assistant.funnel import Funnel
 from backend.assistant.offline.model import OfflineChatModel
+from backend.assistant.offline.niche_probe import make_niche_probe
 from backend.assistant.offline.router import OfflineRouter
 from backend.assistant.ports import AccountsPort, CodesPort, KnowledgePort, MailerPort
 from backend.assistant.providers.base import ChatModel
 from backend.assistant.providers.openai_compat import OpenAIChatModel
-from backend.assistant.shapes import as_dict
 from backend.assistant.tools.base import ToolRegistry
 from backend.assistant.tools.knowledge import KNOWLEDGE_TOOLS
 from backend.assistant.tools.read_file import PromptFileCache, ReadFileTool
@@ -38,10 +38,8 @@ def build_registry(scenario_dir: Path = SCENARIO_DIR) -> ToolRegistry:
 def build_offline_model(
     knowledge: KnowledgePort, encode: Encode, scenario_dir: Path = SCENARIO_DIR
 ) -> OfflineChatModel:
-    async def niche_probe(text: str) -> bool:
-        return bool(as_dict(await knowledge.resolve_niche(text)).get("niche"))
-
-    return OfflineChatModel(OfflineRouter(scenario_dir / "routing_examples.yaml", encode), niche_probe)
+    router = OfflineRouter(scenario_dir / "routing_examples.yaml", encode)
+    return OfflineChatModel(router, make_niche_probe(knowledge))
 
 
 def build_model(settings: Settings, offline: ChatModel) -> ChatModel:

@@ -18,8 +18,17 @@ from backend.codes.exceptions import CodeAttemptsExceeded, CodeExpired, CodeInva
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
-RESEND = re.compile(r"(ещ[её]\s*раз|повтор|не\s*приш[её]л|нет\s*кода|отправ\w*\s*(снова|заново|нов))", re.IGNORECASE)
+RESEND = re.compile(
+    r"(ещ[её]\s*раз|повтор|не\s*приш\w*|не\s*получил\w*|нет\s*(кода|письма)|нов\w*\s*код|"
+    r"(отправ|пришл|вышл)\w*\s*(снова|заново|ещ[её]|нов))",
+    re.IGNORECASE,
+)
 CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+# A question inside the funnel ("а сколько стоит тариф?") is a question, not a city or a niche.
+QUESTION = re.compile(
+    r"\?|^\s*(а\s+|и\s+)?(как|сколько|почему|зачем|когда|где|какой|какая|какие|что\s+(будет|если|делать)|можно\s+ли|нужн\w*\s+ли)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -55,7 +64,9 @@ def looks_like_funnel_answer(text: str, state: FunnelState) -> bool:
     stripped = text.strip()
     if EMAIL.fullmatch(stripped) or CODE.fullmatch(stripped) or RESEND.search(stripped):
         return True
-    return bool(state.stage == 2 and (len(stripped.split()) <= 6 or CHOICE.match(stripped)))
+    if state.stage == 2 and CHOICE.match(stripped):
+        return True
+    return bool(state.stage == 2 and len(stripped.split()) <= 6 and not QUESTION.search(stripped))
 
 
 class Funnel:
@@ -98,8 +109,9 @@ class Funnel:
         return result
 
     async def _send_code(self, state: FunnelState, email: str, sid: str) -> FunnelResult:
-        # A different address resets the cooldown question: the limits still apply per contact and session.
-        issued = await self._codes.issue(email, scope=sid, enforce_cooldown=email == state.contact)
+        # The resend cooldown is per contact, whichever session asks: another session cannot replace (and so
+        # invalidate) a code sent less than CODE_RESEND_SECONDS ago. Hourly limits apply per contact and session.
+        issued = await self._codes.issue(email, scope=sid, enforce_cooldown=True)
         await self._mailer.send_code(email, issued.code)
         state.stage, state.contact = 1, email
         return FunnelResult(

@@ -75,7 +75,21 @@ def resolve_redis_url(settings: Settings) -> str:
     return settings.REDIS_URL or ensure_embedded_redis(settings)
 
 
+REDIS_MAX_CONNECTIONS = 512
+REDIS_POOL_WAIT_SECONDS = 5
+
+
 def create_async_redis(url: str) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+    # redis-py 8 caps a plain pool at 100 connections and *raises* beyond that, so a burst of
+    # concurrent turns (each makes several Redis calls) failed with 503. A blocking pool waits a
+    # few seconds for a free connection instead.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_POOL_WAIT_SECONDS,
+        decode_responses=True,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=30,
     )
+    return aioredis.Redis.from_pool(pool)

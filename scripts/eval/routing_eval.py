@@ -101,10 +101,8 @@ def load_cases(path: Path, split_main: bool) -> list[Case]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     cases = []
     for index, item in enumerate(raw):
-        if split_main:
-            split = "heldout" if index % HELDOUT_EVERY == HELDOUT_EVERY - 1 else "tuned"
-        else:
-            split = "extra"
+        held_out = index % HELDOUT_EVERY == HELDOUT_EVERY - 1
+        split = ("heldout" if held_out else "tuned") if split_main else "extra"
         cases.append(
             Case(
                 text=str(item["text"]),
@@ -144,25 +142,28 @@ def context_of(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def decide(model: OfflineChatModel, text: str, state: dict[str, Any]) -> tuple[str, str]:
-    """The scenario the product would run for this message: the model's route, then the engine's override."""
+async def decide(model: OfflineChatModel, text: str, state: dict[str, Any]) -> tuple[str, str, str | None]:
+    """The scenario the product would run for this message: the model's route, then the engine's override.
+
+    Also the niche the ANALYTICS tool call would be given (the probe's canonical title), if any.
+    """
     route = await model.route(text, context_of(state))
     funnel = FunnelState(stage=state.get("funnel_stage"), contact=state.get("contact"), niche=state.get("funnel_niche"))
     if looks_like_funnel_answer(text, funnel):
-        return "REGISTRATION", "engine: funnel answer"
-    return route.scenario, route.reason
+        return "REGISTRATION", "engine: funnel answer", None
+    return route.scenario, route.reason, route.niche
 
 
 async def evaluate(cases: list[Case], model: OfflineChatModel, knowledge: KnowledgeBase) -> list[Outcome]:
     outcomes = []
     for case in cases:
-        predicted, reason = await decide(model, case.text, case.state)
+        predicted, reason, niche = await decide(model, case.text, case.state)
         outcome = Outcome(case, predicted, reason)
         if case.article_id:
             hits = await knowledge.faq_search(case.text, 5)
             outcome.article_id = hits[0].article_id if hits else None
-        if case.niche:
-            outcome.niche = (await knowledge.analytics_get_by_niche(case.text)).niche
+        if case.niche:  # what the ANALYTICS turn would show: the probe's niche, else the tool's resolution
+            outcome.niche = (await knowledge.analytics_get_by_niche(niche or case.text)).niche
         outcomes.append(outcome)
     return outcomes
 
@@ -202,14 +203,14 @@ def report(summaries: dict[str, Summary], show_heldout: bool) -> str:
         if summary.name in ("main (tuned + heldout)", "all"):
             continue
         lines.append(f"  {summary.name:<8} faq {_fraction(summary.faq())}   niche {_fraction(summary.niches())}")
-    lines += ["", "## Misrouted" + ("" if show_heldout else " (held-out cases hidden; --show-heldout)")]
+    lines += ["", "## Misrouted" + ("" if show_heldout else " (held-out and extra cases hidden; --show-heldout)")]
     for outcome in overall.outcomes:
         wrong_route = outcome.predicted != outcome.case.scenario
         wrong_article = outcome.case.article_id and outcome.article_id != outcome.case.article_id
         wrong_niche = outcome.case.niche and outcome.niche != outcome.case.niche
         if not (wrong_route or wrong_article or wrong_niche):
             continue
-        if outcome.case.split == "heldout" and not show_heldout:
+        if outcome.case.split in ("heldout", "extra") and not show_heldout:
             continue
         state = f" state={outcome.case.state}" if outcome.case.state else ""
         detail = f"{outcome.case.scenario}->{outcome.predicted} ({outcome.reason})"
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.eval.routing_eval", description=__doc__)
     parser.add_argument("--file", type=Path, action="append", help="eval YAML (default: the main and extra sets)")
     parser.add_argument("--var-dir", type=Path, default=DEFAULT_VAR_DIR, help="where the demo index lives")
-    parser.add_argument("--show-heldout", action="store_true", help="also print misrouted held-out cases")
+    parser.add_argument("--show-heldout", action="store_true", help="also print misrouted held-out and extra cases")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     files = args.file or [MAIN_FILE, EXTRA_FILE]

@@ -7,17 +7,16 @@ the scenario with ``OfflineRouter``, calls the same tools, and answers with the 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from backend.assistant.offline import composer
-from backend.assistant.offline.router import OfflineRouter
+from backend.assistant.offline.niche_probe import NicheProbe
+from backend.assistant.offline.router import OfflineRouter, Route
 from backend.assistant.providers.base import Message, ModelResponse, StreamEvent, TextDelta, ToolCall
 from backend.assistant.streaming import chunk_text
 
 CONTEXT_PREFIX = "Контекст сессии (служебно): "
-
-NicheProbe = Callable[[str], Awaitable[bool]]
 
 
 def _json(payload: dict[str, Any]) -> str:
@@ -76,16 +75,22 @@ class OfflineChatModel:
             return _final("ANALYTICS", "ask_niche", "Не нашёл такую нишу. Опишите, чем занимается ваш бизнес?")
         return _final("OFFTOPIC", "answer", composer.offtopic(text))
 
+    async def route(self, text: str, context: dict[str, Any]) -> Route:
+        """The scenario decision alone (used by the first step and by ``scripts/eval/routing_eval``)."""
+        return await self._router.route(text, context, self._niche_probe)
+
     async def _first_step(self, text: str, context: dict[str, Any]) -> ModelResponse:
-        niche_hint = len(text.split()) <= 6 and await self._niche_probe(text)
-        route = self._router.route(text, context, niche_hint=niche_hint)
+        route = await self.route(text, context)
         if route.scenario == "FAQ":
             article = context.get("current_article_id")
             if article and route.reason.startswith("follow-up"):
                 return _call("faq_get_by_id", {"article_id": str(article)})
             return _call("faq_search", {"query": text[:500]})
         if route.scenario == "ANALYTICS":
-            niche = context.get("funnel_niche") if route.reason == "accepted the analytics offer" else text
+            if route.reason == "accepted the analytics offer":
+                niche = context.get("funnel_niche")
+            else:  # the canonical title the probe found resolves exactly, without a second fuzzy search
+                niche = route.niche or text
             return _call("analytics_get_by_niche", {"niche": str(niche)[:300]})
         if route.scenario == "REGISTRATION":
             return _final("REGISTRATION", "continue", "…")

@@ -1,12 +1,14 @@
 """Offline scenario routing: conversation state first, then lexical cues, then nearest examples.
 
-Deterministic and local: examples live in ``scenario/routing_examples.yaml`` and are embedded once
-with the same offline embedder the knowledge base uses.
+Deterministic and local. The message is normalised by the knowledge layer (translit, ё, case) before
+anything else; examples live in ``scenario/routing_examples.yaml`` and are embedded once with the
+same offline embedder the knowledge base uses. Scores are the mean similarity of the k nearest
+examples per scenario plus fixed bonuses from the cues (``cues.py``) and the niche probe.
 """
 
 from __future__ import annotations
 
-import re
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,42 +17,27 @@ from typing import Any
 import numpy as np
 import yaml
 
-from backend.assistant.funnel import CODE, EMAIL
+from backend.assistant.funnel import CODE, EMAIL, RESEND
+from backend.assistant.offline.cues import Cues, read_cues
+from backend.assistant.offline.niche_probe import NicheProbe, NicheSignal
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 
 SCENARIOS = ("FAQ", "ANALYTICS", "REGISTRATION", "OFFTOPIC")
+FUNNEL_ANSWER_WORDS = 6
+SHORT_TALK_WORDS = 2
 
-AFFIRM = re.compile(r"^\s*(да|ага|угу|давай(те)?|конечно|хочу|ок(ей)?|okay|ok|yes|да,?\s*\w+|покажи(те)?)\W*$", re.I)
-WISH = re.compile(
-    r"\b(хочу|хотим|хотел[аи]?|давай(те)?|готов[аы]?|можно|прошу|запиши(те)?|оформи(те)?|подключи(те)?)\b", re.I
-)
-SIGNUP = re.compile(
-    r"(регистр|зарегистр|подключ|оформ\w*\s*(доступ|пробн|аккаунт|подписк)|аккаунт\s*(созда|завед)|"
-    r"попробова\w*\s*(бесплатно|сервис)?|начать\s*(работ|получ)|доступ\w*\s*(сейчас|прямо)|sign\s*up|register)",
-    re.I,
-)
-QUESTION_ABOUT = re.compile(
-    r"(^|\b)(как|сколько|нужн\w*\s*ли|можно\s*ли|зачем|что\s*(даёт|дает|будет)|какие|какой|почему|где|когда|"
-    r"обязательн\w*|удалить|сменить|поменять|восстановить|забыл)\b",
-    re.I,
-)
-ANALYTICS_CUE = re.compile(
-    r"(аналитик|статистик|спрос|цифр|рынок|рынк|сезонн|средн\w*\s*чек|конкуренц|конверси|ниш[аеиуы])", re.I
-)
-DOMAIN = re.compile(
-    r"(заявк|лид|тариф|оплат|плат|пробн|тест|crm|црм|амо|amo|битрикс|bitrix|интеграц|api|вебхук|webhook|аккаунт|"
-    r"кабинет|регистр|договор|счет|счёт|акт|документ|эдо|ндс|поддержк|менеджер|сервис|подписк|возврат|замен|брак|"
-    r"клиент|регион|город|ниш|доступ|парол|данн|партн|рефер|эксклюзив|гарант|канал|телеграм|telegram|почт|email|"
-    r"у\s+вас|вы\s|ваш|leadinc|лидинк)",
-    re.I,
-)
-FOLLOW_UP = re.compile(r"^\s*(да|ага|подробнее|а\s+как|а\s+что|расскажи\w*\s+подробн\w*|ещё|еще|и\?)\b", re.I)
-SMALLTALK = re.compile(
-    r"^\s*(прив\w*|здравств\w*|добр\w*\s*(день|утро|вечер)|hi|hello|хай|спасибо|благодар\w*|пока|до\s*свидан\w*|"
-    r"как\s*дела|кто\s*ты|ты\s*(бот|человек)|понятно|ясно|ок|ok)\W*$",
-    re.I,
-)
+# Bonuses added to the nearest-example similarity (cosines of USE vectors, ~0.3-0.9).
+SIGNUP_WISH = 0.30
+SIGNUP_QUESTION = 0.20
+SIGNUP_BARE = 0.12
+SERVICE_QUESTION = 0.15
+COVERAGE_QUESTION = 0.15
+LEADS_QUESTION = 0.10
+ANALYTICS_CUE = 0.12
+NICHE_REQUEST = 0.25
+NOT_DOMAIN = 0.12
+OFFTOPIC_CUE = 0.15
 
 
 @dataclass(frozen=True)
@@ -58,63 +45,119 @@ class Route:
     scenario: str
     reason: str
     scores: dict[str, float]
+    niche: str | None = None  # the canonical niche the probe recognised, if any
 
 
 class OfflineRouter:
     def __init__(self, examples_path: Path, encode: Encode, k: int = 3) -> None:
         raw: dict[str, list[str]] = yaml.safe_load(examples_path.read_text(encoding="utf-8"))
-        self._labels: list[str] = []
+        labels: list[str] = []
         texts: list[str] = []
         for scenario in SCENARIOS:
             for text in raw.get(scenario, []):
-                self._labels.append(scenario)
-                texts.append(text)
+                labels.append(scenario)
+                texts.append(read_cues(text).norm or text)
         self._encode = encode
-        self._matrix = np.asarray(encode(texts), dtype=np.float32)
+        matrix = np.asarray(encode(texts), dtype=np.float32)
+        self._blocks = {s: matrix[[i for i, label in enumerate(labels) if label == s]] for s in SCENARIOS}
         self._k = k
 
     def _neighbours(self, text: str) -> dict[str, float]:
         vector = np.asarray(self._encode([text]), dtype=np.float32)[0]
-        sims = self._matrix @ vector
         scores: dict[str, float] = {}
-        for scenario in SCENARIOS:
-            mask = np.array([label == scenario for label in self._labels])
-            best = np.sort(sims[mask])[-self._k :]
-            scores[scenario] = float(best.mean()) if best.size else 0.0
+        for scenario, block in self._blocks.items():
+            if not len(block):
+                scores[scenario] = 0.0
+                continue
+            sims = block @ vector
+            k = min(self._k, len(sims))
+            scores[scenario] = float(np.partition(sims, len(sims) - k)[-k:].mean())
         return scores
 
-    def route(self, text: str, context: dict[str, Any], niche_hint: bool = False) -> Route:
+    @staticmethod
+    def _by_state(text: str, cues: Cues, context: dict[str, Any]) -> Route | None:
+        """Inside the funnel a bare e-mail, code, city or niche is an answer; "да" accepts the last offer."""
         stage = context.get("funnel_stage")
-        last_action = context.get("last_action")
         stripped = text.strip()
-        if stage in (1, 2) and (EMAIL.search(stripped) or CODE.search(stripped)):
-            return Route("REGISTRATION", "funnel answer", {})
-        if stage == 2 and len(stripped.split()) <= 6 and "?" not in stripped and not SMALLTALK.match(stripped):
-            return Route("REGISTRATION", "funnel answer (city/niche)", {})
         if EMAIL.fullmatch(stripped):
             return Route("REGISTRATION", "bare e-mail", {})
-        if AFFIRM.match(stripped):
+        if stage in (1, 2) and (EMAIL.search(stripped) or CODE.search(stripped)):
+            return Route("REGISTRATION", "funnel answer", {})
+        if stage == 1 and context.get("funnel_has_contact") and RESEND.search(cues.norm):
+            return Route("REGISTRATION", "funnel: resend the code", {})
+        if stage == 2 and cues.words <= FUNNEL_ANSWER_WORDS and not cues.question and not cues.smalltalk:
+            return Route("REGISTRATION", "funnel answer (city/niche)", {})
+        if cues.affirm:
             if stage == 3 and context.get("funnel_niche"):
                 return Route("ANALYTICS", "accepted the analytics offer", {})
-            if last_action == "need_registration":
+            if context.get("last_action") == "need_registration":
                 return Route("REGISTRATION", "accepted the sign-up offer", {})
-        if context.get("last_scenario") == "FAQ" and context.get("current_article_id") and FOLLOW_UP.match(stripped):
-            return Route("FAQ", "follow-up on the current article", {})
-        if SMALLTALK.match(stripped):
+        return None
+
+    @staticmethod
+    def _short_talk(cues: Cues) -> bool:
+        """Greetings, thanks, "ок" and keyboard mashing: settled without the niche probe or embeddings."""
+        plain = not (cues.domain or cues.signup or cues.analytics_strong)
+        return cues.gibberish or (cues.smalltalk and plain and cues.words <= SHORT_TALK_WORDS)
+
+    @staticmethod
+    def _bonuses(cues: Cues, context: dict[str, Any], niche: NicheSignal | None) -> dict[str, float]:
+        bonus = dict.fromkeys(SCENARIOS, 0.0)
+        signup_wish = cues.signup and cues.wish
+        # The hard boundary: wanting access now is REGISTRATION; asking about accounts/access is FAQ.
+        if signup_wish:
+            bonus["REGISTRATION"] += SIGNUP_WISH
+        elif (cues.signup or cues.registration_word) and (cues.question or cues.address):
+            bonus["FAQ"] += SIGNUP_QUESTION
+        elif cues.signup:
+            bonus["REGISTRATION"] += SIGNUP_BARE
+        advice = cues.general_advice and not cues.address
+        if cues.service_topic and (cues.question or cues.address) and not (signup_wish or advice):
+            bonus["FAQ"] += SERVICE_QUESTION
+        if cues.leads and cues.question and niche is None and not (cues.analytics_strong or cues.venting):
+            bonus["FAQ"] += LEADS_QUESTION  # "how/when do leads arrive?" is about the service
+        covered = cues.coverage and (cues.question or cues.address)
+        if covered:
+            bonus["FAQ"] += COVERAGE_QUESTION
+        if cues.analytics_strong:
+            bonus["ANALYTICS"] += ANALYTICS_CUE
+        if niche is not None and not covered and not signup_wish:
+            asked = cues.analytics_strong or cues.analytics_weak or niche.extra_words <= 1
+            consumer_only = cues.consumer and not cues.analytics_strong
+            if (asked or context.get("last_scenario") == "ANALYTICS") and not consumer_only:
+                bonus["ANALYTICS"] += NICHE_REQUEST
+        if not (cues.domain or niche):
+            bonus["OFFTOPIC"] += NOT_DOMAIN
+        if cues.consumer and not cues.analytics_strong and not cues.address:
+            bonus["OFFTOPIC"] += OFFTOPIC_CUE
+        if cues.venting and not (cues.service_topic and cues.question):
+            bonus["OFFTOPIC"] += OFFTOPIC_CUE
+        if advice:
+            bonus["OFFTOPIC"] += OFFTOPIC_CUE
+        if cues.bot_address and not (cues.domain or niche or cues.analytics_weak):
+            bonus["OFFTOPIC"] += OFFTOPIC_CUE
+        return bonus
+
+    async def route(self, text: str, context: dict[str, Any], probe: NicheProbe | None = None) -> Route:
+        """State rules, then small talk, then the niche probe and the scored decision.
+
+        The probe (``resolve_niche``) and the embedding run only when the cheap rules did not settle
+        the message; the embedding runs in a worker thread, never on the event loop.
+        """
+        cues = read_cues(text)
+        settled = self._by_state(text, cues, context)
+        if settled is not None:
+            return settled
+        if self._short_talk(cues):
             return Route("OFFTOPIC", "small talk", {})
-        scores = self._neighbours(stripped)
-        asks = stripped.endswith("?") or bool(QUESTION_ABOUT.search(stripped))
-        if SIGNUP.search(stripped):
-            if WISH.search(stripped) or not asks:
-                scores["REGISTRATION"] += 0.25
-            else:
-                scores["FAQ"] += 0.15
-        analytics_cue = bool(ANALYTICS_CUE.search(stripped))
-        if analytics_cue:
-            scores["ANALYTICS"] += 0.12
-        if niche_hint:
-            scores["ANALYTICS"] += 0.2
-        if not (DOMAIN.search(stripped) or analytics_cue or niche_hint):
-            scores["OFFTOPIC"] += 0.12
+        niche = await probe(text) if probe is not None else None
+        on_article = context.get("last_scenario") == "FAQ" and context.get("current_article_id")
+        if on_article and cues.follow_up and not (cues.signup or niche):
+            return Route("FAQ", "follow-up on the current article", {})
+        if cues.smalltalk and not (cues.domain or cues.signup or cues.analytics_strong or niche):
+            return Route("OFFTOPIC", "small talk", {})
+        scores = await asyncio.to_thread(self._neighbours, cues.norm or text)
+        for scenario, extra in self._bonuses(cues, context, niche).items():
+            scores[scenario] += extra
         best = max(scores, key=lambda name: scores[name])
-        return Route(best, "scored", scores)
+        return Route(best, "scored", scores, niche.niche if niche else None)

@@ -50,12 +50,17 @@ class ToolOutcome:
 @dataclass
 class ToolRegistry:
     tools: dict[str, Tool] = field(default_factory=dict)
+    _schemas: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     def add(self, tool: Tool) -> None:
         self.tools[tool.name] = tool
+        self._schemas = None
 
     def schemas(self) -> list[dict[str, Any]]:
-        return [tool.schema() for tool in self.tools.values()]
+        # Built once: generating pydantic JSON schemas cost ~4 ms per loop round on the hot path.
+        if self._schemas is None:
+            self._schemas = [tool.schema() for tool in self.tools.values()]
+        return list(self._schemas)
 
     async def call(self, name: str, arguments: str, ctx: TurnContext) -> ToolOutcome:
         tool = self.tools.get(name)

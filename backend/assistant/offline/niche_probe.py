@@ -1,0 +1,64 @@
+"""Does the message name one of the known niches, confidently enough to route on it?
+
+``resolve_niche`` is generous by design (it must find «потолки» in «натяжные потолки»), so a
+resolution alone is a weak routing signal: «сколько стоит» resolves to a niche through a short
+alias. The probe keeps a resolution only when the niche's own words appear in the message (or the
+message is an exact, non-trivial alias), and reports how many other words the message carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from backend.assistant.shapes import as_dict
+from backend.knowledge.niches import niche_terms
+from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
+
+MAX_TERMS = 8  # longer messages are not "about a niche"; the router relies on its other cues
+PREFIX = 5
+SIMILAR = 80.0
+
+
+@dataclass(frozen=True)
+class NicheSignal:
+    niche: str
+    method: str | None
+    extra_words: int  # message terms (request and stop words removed) that are not the niche's words
+
+
+NicheProbe = Callable[[str], Awaitable[NicheSignal | None]]
+
+
+def _similar(term: str, name_stem: str) -> bool:
+    if len(term) >= PREFIX and len(name_stem) >= PREFIX and term[:PREFIX] == name_stem[:PREFIX]:
+        return True
+    return len(term) >= 4 and fuzz.ratio(term, name_stem) >= SIMILAR
+
+
+def signal_from(text: str, resolution: Any) -> NicheSignal | None:
+    found = as_dict(resolution)
+    niche, method = found.get("niche"), found.get("method")
+    if not niche:
+        return None
+    terms = niche_terms(text)
+    name_stems = [stem(w) for w in to_cyrillic(str(niche)).split() if w not in STOP_WORDS]
+    matched = [t for t in terms if any(_similar(t, s) for s in name_stems)]
+    if matched:
+        return NicheSignal(str(niche), method, len(terms) - len(matched))
+    if method == "exact" and len(" ".join(terms)) >= 4:  # an alias («зубные клиники»)
+        return NicheSignal(str(niche), method, 0)
+    return None
+
+
+def make_niche_probe(knowledge: Any) -> NicheProbe:
+    async def probe(text: str) -> NicheSignal | None:
+        terms = niche_terms(text)
+        if not terms or len(terms) > MAX_TERMS:
+            return None
+        return signal_from(text, await knowledge.resolve_niche(text))
+
+    return probe

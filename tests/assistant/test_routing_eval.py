@@ -1,0 +1,83 @@
+"""The routing evaluation on the real offline router and a real index of the demo corpora.
+
+Thresholds sit a little below the figures measured when the router was tuned (see the report of
+``python -m scripts.eval.routing_eval``), so a regression fails here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from backend.assistant.factory import SCENARIO_DIR, build_offline_model
+from backend.assistant.funnel import FunnelState, looks_like_funnel_answer
+from backend.assistant.offline.cues import read_cues
+from scripts.eval.routing_eval import EXTRA_FILE, MAIN_FILE, Summary, evaluate, load_cases, open_demo_knowledge
+
+# Measured: main 279/281 = 0.993 (tuned 211/211, held-out 68/70 = 0.971), extra 53/53 = 1.000;
+# per scenario >= 0.98. FAQ article (first faq_search hit) and niche figures belong to the knowledge
+# layer and are reported by the script, not asserted here.
+MIN_MAIN = 0.975
+MIN_HELDOUT = 0.94
+MIN_EXTRA = 0.96
+MIN_PER_SCENARIO = 0.95
+
+
+@pytest.fixture(scope="module")
+async def summaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Summary]:
+    knowledge = await open_demo_knowledge(tmp_path_factory.mktemp("routing_eval") / "var")
+    model = build_offline_model(knowledge, knowledge.encode_queries)
+    cases = load_cases(MAIN_FILE, split_main=True) + load_cases(EXTRA_FILE, split_main=False)
+    result = {name: Summary(name) for name in ("tuned", "heldout", "extra")}
+    for outcome in await evaluate(cases, model, knowledge):
+        result[outcome.case.split].outcomes.append(outcome)
+    result["main"] = Summary("main", result["tuned"].outcomes + result["heldout"].outcomes)
+    return result
+
+
+def _misrouted(summary: Summary) -> list[str]:
+    return [f"{o.case.text!r}: {o.case.scenario}->{o.predicted}" for o in summary.outcomes if o.predicted != o.case.scenario]
+
+
+async def test_routing_accuracy_on_the_labelled_set(summaries: dict[str, Summary]) -> None:
+    main = summaries["main"]
+    assert main.total == 281
+    assert main.accuracy >= MIN_MAIN, _misrouted(main)
+    assert summaries["heldout"].accuracy >= MIN_HELDOUT, _misrouted(summaries["heldout"])
+    for scenario, (correct, total) in main.per_scenario().items():
+        assert correct / total >= MIN_PER_SCENARIO, (scenario, _misrouted(main))
+
+
+async def test_routing_accuracy_on_the_independent_set(summaries: dict[str, Summary]) -> None:
+    extra = summaries["extra"]
+    assert extra.total >= 40
+    assert extra.accuracy >= MIN_EXTRA, _misrouted(extra)
+
+
+def _norm(text: str) -> str:
+    return read_cues(text).norm
+
+
+def test_routing_examples_are_disjoint_from_the_eval_sets() -> None:
+    examples = yaml.safe_load((SCENARIO_DIR / "routing_examples.yaml").read_text(encoding="utf-8"))
+    example_texts = {_norm(t) for texts in examples.values() for t in texts}
+    for path in (MAIN_FILE, EXTRA_FILE):
+        labelled = {_norm(item["text"]) for item in yaml.safe_load(Path(path).read_text(encoding="utf-8"))}
+        assert not example_texts & labelled, sorted(example_texts & labelled)
+
+
+def test_cues_read_translit_and_yo() -> None:
+    assert read_cues("kak zaregistrirovatsya?").registration_word
+    assert read_cues("Давайте начнём, оформляйте!").wish
+    assert read_cues("ещё вопрос: сколько стоит тариф?").service_topic
+    assert not read_cues("не хочу регистрироваться").wish
+
+
+def test_a_question_inside_the_funnel_is_not_a_funnel_answer() -> None:
+    stage_two = FunnelState(stage=2, contact="a@example.com")
+    assert looks_like_funnel_answer("Казань, ремонт квартир", stage_two)
+    assert looks_like_funnel_answer("2", stage_two)
+    assert not looks_like_funnel_answer("а сколько стоит тариф?", stage_two)
+    assert looks_like_funnel_answer("письмо не пришло, пришлите новый код", FunnelState(stage=1, contact="a@b.ru"))
