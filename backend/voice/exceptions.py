@@ -70,6 +70,12 @@ class AudioProcessingError(VoiceError):
     error_code = "AUDIO_PROCESSING_FAILED"
 
 
+class MediaStorageFailed(VoiceError):
+    """The media directory cannot take a file: disk full, read-only, not a directory."""
+
+    error_code = "MEDIA_STORAGE_FAILED"
+
+
 class TaskTimedOut(VoiceError):
     error_code = "TASK_TIMEOUT"
 

@@ -31,7 +31,7 @@ from backend.voice.constants import (
 )
 from backend.voice.exceptions import AudioTooLarge, VoiceError, VoiceUnavailable
 from backend.voice.schemas import TaskAccepted, TaskStatusOut
-from backend.voice.storage import AudioStorage
+from backend.voice.storage import AudioStorage, storage_failure
 from backend.voice.stt.factory import stt_problem
 from backend.voice.tracking import TaskTracker
 from backend.voice.tts.base import TextToSpeech
@@ -85,7 +85,11 @@ class VoiceService:
         if problem:
             raise VoiceUnavailable(problem, error_code="STT_NOT_CONFIGURED")
         extension = extension_of(filename)
-        path = self.storage.new_upload_path(extension)
+        try:
+            path = self.storage.new_upload_path(extension)
+        except VoiceError as exc:  # the media disk is full or read-only: our problem, not the visitor's
+            journal_error("media_storage_failed", exc, extension=extension)
+            raise VoiceUnavailable(exc.detail, error_code=exc.error_code) from exc
         try:
             await self._save(chunks, path)
             info = await anyio.to_thread.run_sync(
@@ -132,12 +136,15 @@ class VoiceService:
         """Stream the upload to disk, stopping with 413 as soon as it passes the size limit."""
         limit = self.settings.AUDIO_MAX_BYTES
         size = 0
-        async with await anyio.open_file(path, "wb") as out:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise AudioTooLarge(f"Файл больше допустимого: лимит {limit} байт.")
-                await out.write(chunk)
+        try:
+            async with await anyio.open_file(path, "wb") as out:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > limit:
+                        raise AudioTooLarge(f"Файл больше допустимого: лимит {limit} байт.")
+                    await out.write(chunk)
+        except OSError as exc:
+            raise storage_failure(exc) from exc
         return size
 
     # --- speech ------------------------------------------------------------------------------------

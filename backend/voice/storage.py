@@ -8,17 +8,28 @@ characters, so a URL cannot be guessed. Database rows keep paths relative to ``M
 
 from __future__ import annotations
 
+import errno
 import re
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
 from backend.core.config import Settings
+from backend.voice.exceptions import MediaStorageFailed
 
 AUDIO_DIR = "audio"
 UPLOADS_DIR = "uploads"
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}\.(mp3|ogg|m4a|webm|wav)$")
+
+
+def storage_failure(exc: OSError) -> MediaStorageFailed:
+    """An OS error while writing under MEDIA_DIR, as a task-facing error an operator can act on."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return MediaStorageFailed("Не удалось сохранить аудио: на диске для медиафайлов закончилось место.")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return MediaStorageFailed("Не удалось сохранить аудио: каталог медиафайлов недоступен для записи.")
+    return MediaStorageFailed(f"Не удалось сохранить аудио: ошибка каталога медиафайлов ({exc.strerror or exc}).")
 
 
 class AudioStorage:
@@ -33,7 +44,10 @@ class AudioStorage:
     def _new(self, area: str, ext: str, now: datetime | None) -> Path:
         day = (now or datetime.now(UTC)).strftime("%Y-%m-%d")
         folder = self.root / area / day
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_failure(exc) from exc
         return folder / f"{secrets.token_urlsafe(24)}.{ext}"
 
     def new_audio_path(self, ext: str, now: datetime | None = None) -> Path:
@@ -62,5 +76,8 @@ class AudioStorage:
             return None
         path = self.root / AUDIO_DIR / day / name
         if path.is_symlink() or not path.is_file():
+            return None
+        # A symlinked day directory (or MEDIA_DIR/audio itself) must not lead out of the audio area.
+        if not path.resolve().is_relative_to((self.root / AUDIO_DIR).resolve()):
             return None
         return path
