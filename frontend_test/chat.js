@@ -1,106 +1,217 @@
-// Leadinc chat page: plain JS against the real API (SSE chat, voice, registration, errors).
+// Leadinc chat page: plain JS against the real API (SSE chat, voice, registration funnel, errors).
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
   const log = $("log"), form = $("composer"), input = $("message"), notice = $("notice");
-  const sendBtn = $("send"), recordBtn = $("record"), uploadBtn = $("upload"), fileInput = $("audio-file");
+  const sendBtn = $("send"), recordBtn = $("record"), recordText = $("record-text");
+  const uploadBtn = $("upload"), fileInput = $("audio-file"), voiceToggle = $("voice-reply");
+  const logoutBtn = $("logout"), accountBox = $("account"), accountStatus = $("account-status");
+  const MAX_CHARS = 4000, POLL_MS = 700, POLL_LIMIT_MS = 180000, MAX_RECORD_SECONDS = 60;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+  class TurnError extends Error {}
+
+  // --- HTTP ---------------------------------------------------------------------------------
   const cookie = (name) => {
     const row = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
-    return row ? decodeURIComponent(row.split("=")[1]) : "";
+    return row ? row.slice(name.length + 1) : "";
   };
-  const headers = (extra = {}) => {
-    const h = { ...extra };
-    const csrf = cookie("csrftoken");
-    if (csrf) h["X-CSRFToken"] = csrf;  // double-submit CSRF when the server enables it
-    return h;
-  };
+  function api(path, options = {}) {
+    const headers = { ...(options.headers || {}) };
+    const csrf = cookie("csrftoken");  // double-submit CSRF: echo the cookie in a header
+    if (csrf && options.method && options.method !== "GET") headers["X-CSRFToken"] = csrf;
+    return fetch(path, { credentials: "same-origin", ...options, headers });
+  }
+
+  // A polite Russian explanation of an error response (the API answers {error_code, detail}).
+  async function explain(response, what) {
+    let body = {};
+    try { body = await response.json(); } catch (_) { /* not JSON */ }
+    const raw = typeof body.detail === "string" ? body.detail : "";
+    const detail = /[а-яё]/i.test(raw) ? raw : "";  // never show technical English to the visitor
+    const status = response.status;
+    if (status === 429) {
+      const wait = Number(response.headers.get("Retry-After")) || 0;
+      let text = detail || "Слишком много сообщений подряд.";
+      if (wait && !text.includes(String(wait))) text += ` Повторите через ${wait} с.`;
+      return wait >= 120 ? text.replace(`${wait} с`, humanWait(wait)) : text;
+    }
+    if (status === 503) return detail || "Сервис временно недоступен. Попробуйте через минуту.";
+    if (status === 413) return what === "audio" ? "Файл слишком большой: пришлите запись до 10 МБ." : "Сообщение слишком длинное.";
+    if (status === 415) return detail || "Этот формат не подходит: пришлите mp3, ogg, m4a, webm или wav.";
+    if (status === 422 || status === 400) {
+      if (body.error_code === "VALIDATION_ERROR" || !detail) {
+        return what === "audio" ? "Не получилось прочитать аудиофайл. Попробуйте другой."
+          : `Сообщение должно быть от 1 до ${MAX_CHARS} символов.`;
+      }
+      return detail;
+    }
+    if (status === 401 || status === 403) return detail || "Нет доступа. Обновите страницу и попробуйте снова.";
+    if (status >= 500) return "На сервере что-то пошло не так. Попробуйте ещё раз чуть позже.";
+    return detail || `Не получилось (ошибка ${status}). Попробуйте ещё раз.`;
+  }
+
+  function humanWait(seconds) {  // 43170 → "11 ч 59 мин", 150 → "3 мин"
+    const minutes = Math.ceil(seconds / 60), hours = Math.floor(minutes / 60);
+    return hours ? `${hours} ч${minutes % 60 ? ` ${minutes % 60} мин` : ""}` : `${minutes} мин`;
+  }
 
   function showNotice(text) {
-    notice.textContent = text;
+    notice.textContent = text || "";
     notice.hidden = !text;
   }
 
-  async function explain(response) {
-    let body = {};
-    try { body = await response.json(); } catch (_) { /* not JSON */ }
-    const detail = body.detail || "";
-    if (response.status === 429) {
-      const wait = response.headers.get("Retry-After") || body.retry_after;
-      return `${detail || "Слишком много сообщений."}${wait ? ` Повторите через ${wait} с.` : ""}`;
-    }
-    if (response.status === 503) return "Сервис временно недоступен. Попробуйте через минуту.";
-    if (response.status === 413) return "Файл слишком большой.";
-    if (response.status === 415 || response.status === 422) return detail || "Проверьте введённые данные.";
-    return detail || `Ошибка ${response.status}. Попробуйте ещё раз.`;
-  }
-
-  function bubble(kind, text) {
-    const el = document.createElement("div");
-    el.className = `msg msg--${kind}`;
-    el.textContent = text || "";
-    log.appendChild(el);
-    log.scrollTop = log.scrollHeight;
+  // --- rendering ----------------------------------------------------------------------------
+  function node(tag, className, text) {
+    const el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text !== undefined) el.textContent = text;
     return el;
   }
+  const scrollDown = () => { log.scrollTop = log.scrollHeight; };
+
+  function bubble(kind, text) {
+    const msg = node("div", `msg msg--${kind}`);
+    msg.append(node("span", "visually-hidden", kind === "me" ? "Вы: " : "Лида: "), node("div", "msg__text", text || ""));
+    log.appendChild(msg);
+    scrollDown();
+    return msg;
+  }
+  function typingBubble() {
+    const msg = bubble("bot", "");
+    msg.classList.add("msg--typing");
+    msg.setAttribute("aria-busy", "true");
+    return msg;
+  }
+  function settle(msg) {
+    msg.classList.remove("msg--typing");
+    msg.setAttribute("aria-busy", "false");
+  }
+  const textOf = (msg) => msg.querySelector(".msg__text");
 
   function renderStage(stage) {
     const bar = $("stages");
     bar.hidden = !stage;
     bar.querySelectorAll("li").forEach((li) => {
       const n = Number(li.dataset.stage);
-      li.className = n < stage || stage === 3 ? "done" : n === stage ? "current" : "";
+      const done = n < stage || stage === 3;
+      li.classList.toggle("done", done);
+      if (n === stage && !done) li.setAttribute("aria-current", "step");
+      else li.removeAttribute("aria-current");
     });
   }
 
-  function renderReply(el, reply) {
-    el.classList.remove("msg--typing");
-    el.textContent = reply.reply;
-    if (reply.sources && reply.sources.length) {
-      const box = document.createElement("div");
-      box.className = "sources";
-      box.textContent = "Источники: ";
-      reply.sources.forEach((s) => {
-        const tag = document.createElement("span");
-        tag.textContent = s.title;
-        tag.title = `Статья ${s.article_id}`;
-        box.appendChild(tag);
+  function renderSources(msg, sources) {
+    const box = node("div", "sources");
+    const list = node("ul");
+    sources.forEach((s) => {
+      const item = node("li", "", s.title);
+      item.title = `Статья базы знаний №${s.article_id}`;
+      list.appendChild(item);
+    });
+    box.append(node("h3", "", "Источники:"), list);
+    msg.appendChild(box);
+  }
+
+  function renderDashboard(msg, dashboard) {
+    const figure = node("figure", "dashboard");
+    const caption = node("figcaption");
+    caption.append(node("small", "", "Аналитика по нише"), document.createTextNode(dashboard.niche));
+    const table = node("table");
+    table.setAttribute("aria-label", `Аналитика: ${dashboard.niche}`);
+    const head = table.createTHead().insertRow();
+    dashboard.table.columns.forEach((c) => { const th = node("th", "", String(c)); th.scope = "col"; head.appendChild(th); });
+    const body = table.createTBody();
+    dashboard.table.rows.forEach((row) => {
+      const tr = body.insertRow();
+      row.forEach((cell, i) => {
+        const td = node(i === 0 ? "th" : "td", "", String(cell));
+        if (i === 0) td.scope = "row";
+        tr.appendChild(td);
       });
-      el.appendChild(box);
-    }
-    if (reply.dashboard) {
-      const wrap = document.createElement("figure");
-      wrap.className = "dashboard";
-      const caption = document.createElement("h2");
-      caption.textContent = reply.dashboard.niche;
-      const table = document.createElement("table");
-      const head = table.createTHead().insertRow();
-      reply.dashboard.table.columns.forEach((c) => { const th = document.createElement("th"); th.textContent = c; head.appendChild(th); });
-      const tbody = table.createTBody();
-      reply.dashboard.table.rows.forEach((row) => {
-        const tr = tbody.insertRow();
-        row.forEach((cell) => { tr.insertCell().textContent = cell; });
+    });
+    figure.append(caption, table);
+    msg.appendChild(figure);
+  }
+
+  function renderChips(msg, labels, label) {
+    const chips = node("div", "chips");
+    chips.setAttribute("role", "group");
+    chips.setAttribute("aria-label", label);
+    labels.forEach((name) => {
+      const chip = node("button", "", name);
+      chip.type = "button";
+      chip.addEventListener("click", () => {
+        if (busy) return;
+        chips.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+        send(name);
       });
-      wrap.append(caption, table);
-      el.appendChild(wrap);
-    }
+      chips.appendChild(chip);
+    });
+    msg.appendChild(chips);
+  }
+
+  function renderReply(msg, reply) {
+    settle(msg);
+    textOf(msg).textContent = reply.reply;
+    msg.dataset.scenario = reply.scenario;
+    msg.dataset.action = reply.action;
+    if (reply.sources && reply.sources.length) renderSources(msg, reply.sources);
+    if (reply.dashboard) renderDashboard(msg, reply.dashboard);
     const candidates = (reply.fields && reply.fields.candidates) || [];
-    if (candidates.length) {
-      const chips = document.createElement("div");
-      chips.className = "chips";
-      candidates.slice(0, 8).forEach((name) => {
-        const chip = document.createElement("button");
-        chip.type = "button";
-        chip.textContent = name;
-        chip.addEventListener("click", () => send(name));
-        chips.appendChild(chip);
-      });
-      el.appendChild(chips);
-    }
-    if (reply.scenario === "REGISTRATION") renderStage(reply.stage || 0);
+    if (candidates.length) renderChips(msg, candidates.slice(0, 12), "Выберите нишу");
+    if (reply.scenario === "REGISTRATION" && reply.stage) renderStage(reply.stage);
     if (reply.action === "registered") refreshAccount(true);
-    if (reply.audio && reply.audio.status_url) pollTask(reply.audio.status_url, el, false);
-    log.scrollTop = log.scrollHeight;
+    if (reply.audio && reply.audio.status_url) speakLater(msg, reply.audio.status_url);
+    scrollDown();
+  }
+
+  function addPlayer(msg, url, autoplay) {
+    if (msg.querySelector("audio")) return;
+    const audio = node("audio");
+    audio.controls = true;
+    audio.preload = "auto";
+    audio.src = url;
+    audio.setAttribute("aria-label", "Ответ голосом");
+    msg.appendChild(audio);
+    scrollDown();
+    if (autoplay) audio.play().catch(() => { /* the browser wants a click first: the controls are there */ });
+  }
+
+  // --- background tasks (voice) ---------------------------------------------------------------
+  async function pollTask(statusUrl, onUpdate) {
+    const started = Date.now();
+    while (Date.now() - started < POLL_LIMIT_MS) {
+      const response = await api(statusUrl);
+      if (!response.ok) throw new TurnError(await explain(response, "audio"));
+      const task = await response.json();
+      onUpdate(task.result || {});
+      if (task.status === "done") return task;
+      if (task.status === "failed") {
+        throw new TurnError((task.error && /[а-яё]/i.test(task.error.detail) && task.error.detail)
+          || "Не удалось обработать аудио. Попробуйте ещё раз.");
+      }
+      await sleep(POLL_MS);
+    }
+    throw new TurnError("Обработка заняла слишком много времени. Попробуйте ещё раз.");
+  }
+
+  async function speakLater(msg, statusUrl) {  // the spoken version of a text reply
+    try {
+      await pollTask(statusUrl, (result) => { if (result.audio_url) addPlayer(msg, result.audio_url, true); });
+    } catch (err) {
+      msg.appendChild(node("div", "meta", "Не удалось озвучить ответ."));
+    }
+  }
+
+  // --- one turn -----------------------------------------------------------------------------
+  let busy = false;
+  function setBusy(on) {
+    busy = on;
+    sendBtn.disabled = on;
+    uploadBtn.disabled = on;
+    if (!recorder) recordBtn.disabled = on;
+    log.querySelectorAll(".chips button").forEach((b) => { if (on) b.disabled = true; });
   }
 
   function parseSSE(buffer, onEvent) {
@@ -117,141 +228,194 @@
     return rest;
   }
 
-  let busy = false;
   async function send(text) {
     text = (text || "").trim();
     if (!text || busy) return;
-    busy = true; sendBtn.disabled = true; showNotice("");
-    bubble("me", text);
-    const botEl = bubble("bot", "");
-    botEl.classList.add("msg--typing");
+    setBusy(true);
+    showNotice("");
+    const mine = bubble("me", text);
+    const msg = typingBubble();
+    let replied = false;
     try {
-      const response = await fetch("/ai/chat/stream", {
-        method: "POST", credentials: "same-origin",
-        headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-        body: JSON.stringify({ message: text, voice: $("voice-reply").checked, audio_format: "mp3" }),
+      const response = await api("/ai/chat/stream", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        body: JSON.stringify({ message: text, voice: voiceToggle.checked, audio_format: "mp3" }),
       });
-      if (!response.ok) {
-        botEl.remove();
-        showNotice(await explain(response));
-        return;
-      }
+      if (!response.ok) throw new TurnError(await explain(response, "text"));
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
       let buffer = "", streamed = "";
+      const onEvent = (event, data) => {
+        if (event === "delta") { streamed += data.text; textOf(msg).textContent = streamed; scrollDown(); }
+        else if (event === "message") { replied = true; renderReply(msg, data); }
+        else if (event === "error") throw new TurnError(data.detail || "Не удалось получить ответ.");
+      };
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer = parseSSE(buffer + decoder.decode(value, { stream: true }), (event, data) => {
-          if (event === "delta") { streamed += data.text; botEl.textContent = streamed; log.scrollTop = log.scrollHeight; }
-          else if (event === "message") renderReply(botEl, data);
-          else if (event === "error") { botEl.remove(); showNotice(data.detail || "Ошибка."); }
-        });
+        buffer = parseSSE(buffer + decoder.decode(value, { stream: true }), onEvent);
       }
+      parseSSE(buffer + decoder.decode() + "\n\n", onEvent);
+      if (!replied) throw new TurnError("Ответ прервался. Попробуйте ещё раз.");
     } catch (err) {
-      botEl.remove();
-      showNotice("Нет связи с сервером. Проверьте подключение и попробуйте ещё раз.");
+      msg.remove();
+      if (!replied) {  // the message was not accepted: give it back to edit or resend
+        mine.remove();
+        if (!input.value.trim()) input.value = text;
+      }
+      showNotice(err instanceof TurnError ? err.message : "Нет связи с сервером. Проверьте подключение и попробуйте ещё раз.");
     } finally {
-      busy = false; sendBtn.disabled = false; input.focus();
+      setBusy(false);
+      input.focus();
     }
   }
 
-  async function pollTask(statusUrl, el, showTranscript) {
-    for (let i = 0; i < 120; i++) {
-      const response = await fetch(statusUrl, { credentials: "same-origin" });
-      if (!response.ok) { showNotice(await explain(response)); return; }
-      const task = await response.json();
-      if (task.status === "SUCCESS" || task.state === "SUCCESS") {
-        const result = task.result || {};
-        if (showTranscript && result.transcript) {
-          const t = document.createElement("div");
-          t.className = "transcript";
-          t.textContent = `Вы сказали: «${result.transcript}»`;
-          el.before(t);
-        }
-        if (result.reply) renderReply(el, { ...result.reply, audio: null });
-        if (result.audio_url) {
-          const audio = document.createElement("audio");
-          audio.controls = true; audio.src = result.audio_url;
-          el.appendChild(audio);
-        }
-        return;
-      }
-      if (task.status === "FAILURE" || task.state === "FAILURE") {
-        el.classList.remove("msg--typing");
-        el.textContent = "Не удалось обработать аудио.";
-        showNotice(task.error || "Не удалось обработать аудио. Попробуйте ещё раз.");
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-
-  async function uploadAudio(blob, filename) {
+  async function uploadAudio(blob, filename, label) {
+    if (busy) return;
+    setBusy(true);
     showNotice("");
-    const el = bubble("bot", "");
-    el.classList.add("msg--typing");
+    const mine = bubble("me", label);
+    const msg = typingBubble();
     const data = new FormData();
     data.append("file", blob, filename);
-    data.append("voice_reply", $("voice-reply").checked ? "true" : "false");
+    data.append("voice_reply", voiceToggle.checked ? "true" : "false");
     data.append("audio_format", "mp3");
-    const response = await fetch("/ai/voice_upload", { method: "POST", credentials: "same-origin", headers: headers(), body: data });
-    if (!response.ok) { el.remove(); showNotice(await explain(response)); return; }
-    const { task_id, status_url } = await response.json();
-    await pollTask(status_url || `/ai/tasks/${task_id}`, el, true);
+    let replied = false;
+    try {
+      const response = await api("/ai/voice_upload", { method: "POST", body: data });
+      if (!response.ok) throw new TurnError(await explain(response, "audio"));
+      const accepted = await response.json();
+      await pollTask(accepted.status_url || `/ai/tasks/${accepted.task_id}`, (result) => {
+        if (result.transcript && !mine.querySelector(".transcript")) {
+          mine.appendChild(node("span", "transcript", `«${result.transcript}»`));
+        }
+        if (result.reply && !replied) { replied = true; renderReply(msg, { ...result.reply, audio: null }); }
+        if (result.audio_url) addPlayer(msg, result.audio_url, true);
+      });
+      if (!replied) throw new TurnError("Не удалось получить ответ на голосовое сообщение.");
+    } catch (err) {
+      if (!replied) { msg.remove(); mine.classList.add("msg--failed"); }
+      showNotice(err instanceof TurnError ? err.message : "Нет связи с сервером. Проверьте подключение и попробуйте ещё раз.");
+    } finally {
+      setBusy(false);
+    }
   }
 
-  let recorder = null, chunks = [];
+  // --- voice recording (MediaRecorder) ----------------------------------------------------------
+  let recorder = null, recordTimer = null;
+  const RECORD_TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4", "audio/webm"];
+
+  function setRecording(startedAt) {
+    const on = startedAt !== null;
+    clearInterval(recordTimer);
+    recordBtn.setAttribute("aria-pressed", String(on));
+    recordBtn.setAttribute("aria-label", on ? "Остановить запись и отправить" : "Записать голосовое сообщение");
+    recordText.textContent = "Голос";
+    if (!on) return;
+    const tick = () => {
+      const s = Math.floor((Date.now() - startedAt) / 1000);
+      recordText.textContent = `Стоп ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+      if (s >= MAX_RECORD_SECONDS && recorder) recorder.stop();
+    };
+    tick();
+    recordTimer = setInterval(tick, 250);
+  }
+
   recordBtn.addEventListener("click", async () => {
-    if (recorder && recorder.state === "recording") { recorder.stop(); return; }
+    if (recorder) { recorder.stop(); return; }
+    if (busy) return;
+    if (!navigator.mediaDevices || !window.MediaRecorder) {
+      showNotice("Запись голоса не поддерживается этим браузером. Отправьте аудиофайл.");
+      return;
+    }
+    let stream;
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      recorder = new MediaRecorder(stream);
-      chunks = [];
-      recorder.ondataavailable = (e) => chunks.push(e.data);
-      recorder.onstop = () => {
-        stream.getTracks().forEach((t) => t.stop());
-        recordBtn.setAttribute("aria-pressed", "false"); recordBtn.textContent = "🎤 Голос";
-        uploadAudio(new Blob(chunks, { type: recorder.mimeType }), "voice.webm");
-      };
-      recorder.start();
-      recordBtn.setAttribute("aria-pressed", "true"); recordBtn.textContent = "⏹ Стоп";
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (_) {
       showNotice("Нет доступа к микрофону. Разрешите его в браузере или отправьте аудиофайл.");
+      return;
     }
+    showNotice("");
+    const type = RECORD_TYPES.find((t) => MediaRecorder.isTypeSupported(t));
+    const rec = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+    const chunks = [], startedAt = Date.now();
+    rec.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
+    rec.onstop = () => {
+      stream.getTracks().forEach((t) => t.stop());
+      recorder = null;
+      setRecording(null);
+      if (Date.now() - startedAt < 700 || !chunks.length) {
+        showNotice("Запись слишком короткая. Нажмите «Голос», скажите вопрос и нажмите ещё раз.");
+        return;
+      }
+      const mime = rec.mimeType || type || "audio/webm";
+      const ext = mime.includes("ogg") ? "ogg" : mime.includes("mp4") ? "m4a" : "webm";
+      uploadAudio(new Blob(chunks, { type: mime }), `voice.${ext}`, "Голосовое сообщение");
+    };
+    recorder = rec;
+    rec.start(250);
+    setRecording(startedAt);
   });
+
   uploadBtn.addEventListener("click", () => fileInput.click());
   fileInput.addEventListener("change", () => {
     const file = fileInput.files[0];
-    if (file) uploadAudio(file, file.name);
     fileInput.value = "";
+    if (file) uploadAudio(file, file.name, `Аудиофайл: ${file.name}`);
   });
 
-  async function refreshAccount(afterRegistration) {
-    if (afterRegistration) await fetch("/auth/session", { credentials: "same-origin" });  // picks up the login cookie
-    const response = await fetch("/auth/users/me", { credentials: "same-origin" });
-    const status = $("account-status"), logout = $("logout");
-    if (response.ok) {
-      const me = await response.json();
-      status.textContent = `Вы вошли: ${me.login || me.email}`;
-      logout.hidden = false;
-    } else {
-      status.textContent = "Гость";
-      logout.hidden = true;
-    }
+  // --- account ------------------------------------------------------------------------------
+  async function refreshAccount(renew) {
+    if (renew) await api("/auth/session");  // starts the session; signs in a visitor the funnel registered
+    const response = await api("/auth/users/me");
+    const me = response.ok ? await response.json() : null;
+    const signedIn = Boolean(me && me.is_authenticated);
+    accountStatus.textContent = signedIn ? `Вы вошли: ${me.login || me.email}` : "Гость";
+    accountBox.classList.toggle("is-user", signedIn);
+    logoutBtn.hidden = !signedIn;
   }
-  $("logout").addEventListener("click", async () => {
-    await fetch("/auth/jwt/logout", { method: "POST", credentials: "same-origin", headers: headers() });
-    renderStage(0);
-    refreshAccount(false);
+
+  logoutBtn.addEventListener("click", async () => {
+    try {
+      const response = await api("/auth/jwt/logout", { method: "POST" });
+      if (!response.ok) { showNotice(await explain(response, "text")); return; }
+      renderStage(0);
+      await refreshAccount(true);
+      bubble("bot", "Вы вышли из аккаунта. Можно продолжить как гость.");
+      input.focus();
+    } catch (_) {
+      showNotice("Нет связи с сервером. Проверьте подключение и попробуйте ещё раз.");
+    }
   });
 
-  form.addEventListener("submit", (e) => { e.preventDefault(); const t = input.value; input.value = ""; send(t); });
+  // --- composer -----------------------------------------------------------------------------
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text) { showNotice("Введите сообщение."); input.focus(); return; }
+    if (text.length > MAX_CHARS) { showNotice(`Сообщение длиннее ${MAX_CHARS} символов — сократите его.`); return; }
+    if (busy) return;
+    input.value = "";
+    autosize();
+    send(text);
+  });
   input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
   });
+  function autosize() {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight + 2, window.innerHeight * 0.3)}px`;
+  }
+  input.addEventListener("input", autosize);
 
-  bubble("bot", "Здравствуйте! Я Лида, консультант Leadinc. Спросите о тарифах и заявках, попросите аналитику по своей нише или напишите «хочу зарегистрироваться».");
-  refreshAccount(false);
+  // --- start --------------------------------------------------------------------------------
+  const welcome = bubble("bot", "Здравствуйте! Я Лида, консультант Leadinc. Расскажу о тарифах и заявках, "
+    + "покажу аналитику по вашей нише или помогу зарегистрироваться.");
+  renderChips(welcome, ["Какие есть тарифы?", "Как вернуть деньги?", "Хочу зарегистрироваться"], "Быстрые вопросы");
+  refreshAccount(true).catch(() => {
+    accountStatus.textContent = "Гость";
+    showNotice("Нет связи с сервером. Проверьте подключение и обновите страницу.");
+  });
   input.focus();
 })();
