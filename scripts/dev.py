@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 
 import uvicorn
@@ -18,6 +19,10 @@ from backend.core.celery import embedded_worker_commands, start_workers, stop_wo
 from backend.core.config import ROOT_DIR, get_settings
 from backend.core.redis import resolve_redis_url
 from backend.knowledge.indexer import ensure_index
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> int:
@@ -38,6 +43,9 @@ def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
     print(f"==> Leadinc Assistant on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
+    # SIGTERM (systemd, docker, `timeout`) must reach the `finally` below, or the workers outlive us:
+    # uvicorn re-raises the signal after its shutdown, which would kill this process first.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         uvicorn.run("backend.main:app_factory", factory=True, host=host, port=port, proxy_headers=False)
     finally:

@@ -21,9 +21,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
     response_model=UserProfile,
     responses=error_responses(409, descriptions={409: "USER_ALREADY_EXISTS"}),
 )
-async def register(body: RegisterRequest, manager: UserManagerDep) -> UserProfile:
+async def register(body: RegisterRequest, manager: UserManagerDep, settings: SettingsDep) -> UserProfile:
     user = await service.register(manager, body.email, body.password)
-    return service.profile(user)
+    return service.profile(user, settings)
 
 
 @router.post(
@@ -45,7 +45,7 @@ async def login_custom(
 ) -> UserProfile:
     user = await service.authenticate(manager, codes, body)
     await service.sign_in(response, user, request.cookies.get(settings.SESSION_COOKIE_NAME), store, db, settings)
-    return service.profile(user)
+    return service.profile(user, settings)
 
 
 @router.post("/jwt/logout", response_model=LogoutResponse)
@@ -60,11 +60,11 @@ async def logout(request: Request, response: Response, store: SessionStoreDep, s
     response_model=UserProfile,
     responses={401: {"model": NotAuthenticated}},
 )
-async def me(user: CurrentUserOptional) -> UserProfile | JSONResponse:
+async def me(user: CurrentUserOptional, settings: SettingsDep) -> UserProfile | JSONResponse:
     if user is None:
         body = NotAuthenticated(detail="Вы не вошли в аккаунт.")
         return JSONResponse(body.model_dump(), status_code=401)
-    return service.profile(user)
+    return service.profile(user, settings)
 
 
 @router.get("/session", summary="Start or renew the conversation session")

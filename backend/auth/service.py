@@ -45,7 +45,13 @@ async def authenticate(manager: UserManager, codes: CodeService, body: LoginRequ
     return user
 
 
-def profile(user: User) -> UserProfile:
+def has_analytics_access(user: User, settings: Settings) -> bool:
+    """An active trial or subscription, or an e-mail in SUBSCRIPTION_WHITELIST."""
+    whitelisted = user.email.lower() in {e.lower() for e in settings.SUBSCRIPTION_WHITELIST}
+    return whitelisted or user.has_active_access()
+
+
+def profile(user: User, settings: Settings) -> UserProfile:
     return UserProfile(
         id=user.id,
         email=user.email,
@@ -54,7 +60,7 @@ def profile(user: User) -> UserProfile:
         niche=user.niche,
         trial_ends_at=user.trial_ends_at,
         subscription_ends_at=user.subscription_ends_at,
-        has_access=user.has_active_access(),
+        has_access=has_analytics_access(user, settings),
     )
 
 

@@ -14,6 +14,7 @@ from backend.assistant.contract import Reply
 from backend.assistant.engine import TurnEngine, TurnInput
 from backend.assistant.loop import DeltaSink
 from backend.auth.models import User
+from backend.auth.service import has_analytics_access
 from backend.auth.sessions import SessionState, SessionStore
 from backend.chat import repository
 from backend.core.config import Settings
@@ -28,8 +29,7 @@ def build_caller(user: User | None, settings: Settings) -> Caller:
     """Who is talking, and whether ANALYTICS is open to them (trial, subscription or whitelist)."""
     if user is None:
         return Caller(user_id=None)
-    whitelisted = user.email.lower() in {e.lower() for e in settings.SUBSCRIPTION_WHITELIST}
-    return Caller(user_id=user.id, email=user.email, has_access=whitelisted or user.has_active_access())
+    return Caller(user_id=user.id, email=user.email, has_access=has_analytics_access(user, settings))
 
 
 @dataclass

@@ -71,6 +71,8 @@ async def test_analytics_for_a_whitelisted_user_has_the_table(
     async with client_for(app) as http:
         await register_with_password(http, "boss@example.com")
         reply = await say(http, "что по нише натяжные потолки?")
+        me = (await http.get("/auth/users/me")).json()
+    assert me["has_access"] is True  # the profile agrees with the chat
     assert reply["scenario"] == "ANALYTICS"
     assert reply["action"] == "show_analytics"
     assert reply["dashboard"]["niche"] == reply["fields"]["niche"]
@@ -82,6 +84,7 @@ async def test_analytics_for_a_whitelisted_user_has_the_table(
 async def test_analytics_for_a_user_without_subscription(client: httpx.AsyncClient) -> None:
     await register_with_password(client, "nosub@example.com")
     reply = await say(client, "аналитика по автосервисам")
+    assert (await client.get("/auth/users/me")).json()["has_access"] is False
     assert reply["action"] == "need_subscription"
     assert reply["dashboard"] is None
 
