@@ -1,10 +1,16 @@
-"""A real HTTP server speaking the OpenAI chat-completions protocol (plain and streamed), scripted
-by the test. It stands in for the third-party service we cannot reach from here."""
+"""A real HTTP server speaking the OpenAI chat-completions protocol (plain and streamed) and the
+embeddings protocol, scripted by the test. It stands in for the third-party service we cannot reach
+from here.
+
+Embeddings are deterministic hashed bags of word prefixes (``EMBEDDING_DIM`` floats), so texts that
+share words are close; ``embedding_failures`` holds HTTP statuses to answer before succeeding."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import re
 import socket
 import threading
 import time
@@ -41,6 +47,8 @@ class OpenAIStandIn:
         self.script: deque[Scripted] = deque()
         self.default: Scripted | None = None
         self.requests: list[dict[str, Any]] = []
+        self.embedding_requests: list[dict[str, Any]] = []
+        self.embedding_failures: deque[int] = deque()
         self.aborted_streams = 0  # streams whose client hung up before the end
         self.port = _free_port()
         self._server: uvicorn.Server | None = None
@@ -123,8 +131,30 @@ class OpenAIStandIn:
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
+    async def _embeddings(self, request: Request) -> Response:
+        body = await request.json()
+        self.embedding_requests.append(body)
+        if self.embedding_failures:
+            status = self.embedding_failures.popleft()
+            return JSONResponse(
+                {"error": {"message": f"scripted {status}", "type": "rate_limit" if status == 429 else "server_error"}},
+                status_code=status,
+                headers={"retry-after-ms": "10"},
+            )
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        if len(texts) > 2048:
+            return JSONResponse({"error": {"message": "too many inputs", "type": "invalid_request"}}, status_code=400)
+        data = [{"object": "embedding", "index": i, "embedding": hashed_embedding(t)} for i, t in enumerate(texts)]
+        usage = {"prompt_tokens": sum(len(t.split()) for t in texts), "total_tokens": sum(len(t.split()) for t in texts)}
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model", "m"), "usage": usage})
+
     def start(self) -> OpenAIStandIn:
-        app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
+        app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._completions, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+            ]
+        )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -145,3 +175,17 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+EMBEDDING_DIM = 64
+
+
+def hashed_embedding(text: str) -> list[float]:
+    """A deterministic vector: each word's first five letters hashed into one of the dimensions."""
+    vector = [0.0] * EMBEDDING_DIM
+    for word in re.findall(r"\w+", text.lower()):
+        digest = hashlib.sha256(word[:5].encode("utf-8")).digest()
+        vector[digest[0] % EMBEDDING_DIM] += 1.0 if digest[1] % 2 else 0.5
+    if not any(vector):
+        vector[0] = 1.0
+    return vector

