@@ -16,6 +16,7 @@ import pytest_asyncio
 import redis
 from fastapi import FastAPI
 from httpx import AsyncClient
+from openai_standin import OpenAIStandIn
 
 from backend.core.config import ROOT_DIR, Settings
 from backend.knowledge.indexer import build_index
@@ -25,6 +26,7 @@ from helpers import (
     TEST_REDIS_URL,
     ThrowawayPostgres,
     client_for,
+    derive_settings,
     make_settings,
     reset_stores,
     run_alembic,
@@ -105,5 +107,37 @@ async def app_factory() -> AsyncIterator[Any]:
 @pytest_asyncio.fixture
 async def client(settings: Settings, app_factory: Any) -> AsyncIterator[AsyncClient]:
     app = await app_factory(settings)
+    async with client_for(app) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def standin() -> Iterator[OpenAIStandIn]:
+    """A real local server speaking the OpenAI protocol, shared by the whole run."""
+    server = OpenAIStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_standin(standin: OpenAIStandIn) -> OpenAIStandIn:
+    return standin.reset()
+
+
+@pytest_asyncio.fixture
+async def openai_client(
+    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
+) -> AsyncIterator[AsyncClient]:
+    """A client of an app whose model is the stand-in (2 s timeout, one retry)."""
+    app = await app_factory(
+        derive_settings(
+            settings,
+            tmp_path,
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=fresh_standin.base_url,
+            OPENAI_TIMEOUT_SECONDS=2,
+            OPENAI_MAX_RETRIES=1,
+        )
+    )
     async with client_for(app) as http:
         yield http

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg2
 import redis
 from alembic import command
@@ -126,3 +127,27 @@ def stored_messages(settings: Settings, role: str | None = None) -> list[tuple[s
         engine.dispose()
     messages = [(r[0], r[1], r[2] if isinstance(r[2], dict) else json.loads(r[2] or "{}")) for r in rows]
     return [m for m in messages if role is None or m[0] == role]
+
+
+async def read_events(response: httpx.Response) -> list[tuple[str, str]]:
+    """The (event, data) pairs of a Server-Sent Events response, read to its end."""
+    events: list[tuple[str, str]] = []
+    event = ""
+    async for line in response.aiter_lines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            events.append((event, line.split(":", 1)[1].strip()))
+    return events
+
+
+def set_cookies(response: httpx.Response) -> dict[str, Any]:
+    """The cookies a response sets, by name, as ``http.cookies.Morsel`` objects (flags included)."""
+    from http.cookies import SimpleCookie
+
+    jar: dict[str, Any] = {}
+    for header in response.headers.get_list("set-cookie"):
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(header)
+        jar.update(cookie.items())
+    return jar

@@ -61,6 +61,16 @@ class OpenAIStandIn:
     def push(self, *items: Scripted) -> None:
         self.script.extend(items)
 
+    def reset(self) -> OpenAIStandIn:
+        """Forget the script, the recorded requests and the counters (between tests)."""
+        self.script.clear()
+        self.default = None
+        self.requests.clear()
+        self.embedding_requests.clear()
+        self.embedding_failures.clear()
+        self.aborted_streams = 0
+        return self
+
     async def _completions(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(body)
@@ -145,7 +155,10 @@ class OpenAIStandIn:
         if len(texts) > 2048:
             return JSONResponse({"error": {"message": "too many inputs", "type": "invalid_request"}}, status_code=400)
         data = [{"object": "embedding", "index": i, "embedding": hashed_embedding(t)} for i, t in enumerate(texts)]
-        usage = {"prompt_tokens": sum(len(t.split()) for t in texts), "total_tokens": sum(len(t.split()) for t in texts)}
+        usage = {
+            "prompt_tokens": sum(len(t.split()) for t in texts),
+            "total_tokens": sum(len(t.split()) for t in texts),
+        }
         return JSONResponse({"object": "list", "data": data, "model": body.get("model", "m"), "usage": usage})
 
     def start(self) -> OpenAIStandIn:

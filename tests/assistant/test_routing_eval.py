@@ -38,7 +38,9 @@ async def summaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Summa
 
 
 def _misrouted(summary: Summary) -> list[str]:
-    return [f"{o.case.text!r}: {o.case.scenario}->{o.predicted}" for o in summary.outcomes if o.predicted != o.case.scenario]
+    return [
+        f"{o.case.text!r}: {o.case.scenario}->{o.predicted}" for o in summary.outcomes if o.predicted != o.case.scenario
+    ]
 
 
 async def test_routing_accuracy_on_the_labelled_set(summaries: dict[str, Summary]) -> None:

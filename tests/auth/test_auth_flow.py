@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from backend.core.config import Settings
-from helpers import client_for, derive_settings
+from helpers import client_for, derive_settings, set_cookies
 
 PASSWORD = "correct horse battery"
-
-
-def set_cookies(response: httpx.Response) -> dict[str, Any]:
-    jar: dict[str, Any] = {}
-    for header in response.headers.get_list("set-cookie"):
-        cookie: SimpleCookie = SimpleCookie()
-        cookie.load(header)
-        for name, morsel in cookie.items():
-            jar[name] = morsel
-    return jar
 
 
 async def register_and_login(client: httpx.AsyncClient, email: str = "anna@example.com") -> httpx.Response:

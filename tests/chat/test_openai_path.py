@@ -9,7 +9,7 @@ import httpx
 from openai_standin import OpenAIStandIn, Scripted, text, tool
 
 from backend.core.config import Settings
-from helpers import stored_messages
+from helpers import read_events, stored_messages
 
 
 def final(scenario: str = "FAQ", reply: str = "Ответ по статье.", **extra: Any) -> Scripted:
@@ -133,16 +133,10 @@ async def test_streamed_completion_becomes_delta_events(
     openai_client: httpx.AsyncClient, fresh_standin: OpenAIStandIn
 ) -> None:
     fresh_standin.push(final(scenario="OFFTOPIC", reply="Здравствуйте! Я Лида, консультант Leadinc."))
-    events: list[tuple[str, str]] = []
     async with openai_client.stream("POST", "/ai/chat/stream", json={"message": "привет"}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        event = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                events.append((event, line.split(":", 1)[1].strip()))
+        events = await read_events(response)
     kinds = [kind for kind, _ in events]
     assert kinds[-1] == "message" and kinds.count("message") == 1
     assert kinds.count("delta") >= 2

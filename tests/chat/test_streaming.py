@@ -13,18 +13,7 @@ from openai_standin import OpenAIStandIn, text
 
 from backend.core.config import Settings
 from backend.main import create_app
-from helpers import derive_settings, stored_messages
-
-
-async def read_events(response: httpx.Response) -> list[tuple[str, str]]:
-    events: list[tuple[str, str]] = []
-    event = ""
-    async for line in response.aiter_lines():
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            events.append((event, line.split(":", 1)[1].strip()))
-    return events
+from helpers import derive_settings, read_events, stored_messages
 
 
 async def test_offline_stream_is_deltas_then_one_message(client: httpx.AsyncClient) -> None:
@@ -83,7 +72,9 @@ async def test_client_disconnect_cancels_the_model_call(
                 break
             await asyncio.sleep(0.05)
         assert fresh_standin.aborted_streams == 1, "the model stream kept running after the client left"
-        assert [t for _, t, _ in stored_messages(app_settings, "user")] == ["привет, как дела?"]  # nothing accepted is lost
+        assert [t for _, t, _ in stored_messages(app_settings, "user")] == [
+            "привет, как дела?"
+        ]  # nothing accepted is lost
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 15)

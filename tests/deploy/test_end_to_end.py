@@ -23,7 +23,6 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from deploy.slow_llm import REPLY, SlowLLM
 from deploy.support import (
     NGINX,
     drop_ipv6_listens,
@@ -39,6 +38,7 @@ from deploy.support import (
     unit_exec_start,
     wait_for_port,
 )
+from openai_standin import OpenAIStandIn, text
 
 from backend.core.config import ROOT_DIR, Settings
 from backend.voice.service import upload_body_limit
@@ -61,6 +61,11 @@ command.upgrade(Config(str(ROOT_DIR / "alembic.ini")), "head")
 ensure_index(settings, progress=False)
 print(url)
 """
+
+REPLY = (
+    "Я отвечаю на вопросы о заявках для бизнеса, тарифах и аналитике по нишам. "
+    "Расскажите, чем занимается ваша компания, и я подскажу, с чего начать."
+)
 
 
 @dataclass
@@ -108,7 +113,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     if not has_ipv6_loopback():
         drop_ipv6_listens(rendered / "nginx" / "leadinc.conf")
-    llm = SlowLLM().start()
+    llm = OpenAIStandIn().start()
+    # The offline model answers all at once, which cannot show whether a proxy buffers a stream:
+    # this model streams its reply in ~20 chunks 0.1 s apart.
+    llm.default = text({"scenario": "OFFTOPIC", "action": "answer", "reply": REPLY, "fields": {}})
+    llm.default.chunk_delay = 0.1
     fixtures = ROOT_DIR / "tests" / "knowledge" / "fixtures"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -37,16 +37,16 @@ def last_turn(settings: Settings) -> tuple[list[str], dict[str, Any]]:
 
 
 async def test_http_500_on_every_try_falls_back_flagged(
-    settings: Settings, tmp_path: Path, app_factory: Any, fresh_llm: OpenAIStandIn
+    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
 ) -> None:
-    fresh_llm.default = Scripted(status=500)
-    app = await app_factory(model_settings(settings, tmp_path, fresh_llm.base_url))
+    fresh_standin.default = Scripted(status=500)
+    app = await app_factory(model_settings(settings, tmp_path, fresh_standin.base_url))
     async with client_for(app) as http:
         response = await http.post("/ai/chat", json={"message": QUESTION})
     assert response.status_code == 200, response.text
     reply = response.json()
     assert reply["scenario"] == "FAQ" and reply["sources"] and reply["reply"]
-    assert len(fresh_llm.requests) == 2  # the first try and the one retry, then the fallback
+    assert len(fresh_standin.requests) == 2  # the first try and the one retry, then the fallback
     users, meta = last_turn(settings)
     assert users == [QUESTION]
     assert meta["provider"] == "offline" and meta["fallback"] is True and "model error" in meta["fallback_reason"]
@@ -65,10 +65,10 @@ async def test_endpoint_not_listening_falls_back_flagged(settings: Settings, tmp
 
 
 async def test_http_500_on_the_stream_still_ends_with_a_message(
-    settings: Settings, tmp_path: Path, app_factory: Any, fresh_llm: OpenAIStandIn
+    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
 ) -> None:
-    fresh_llm.default = Scripted(status=500)
-    app = await app_factory(model_settings(settings, tmp_path, fresh_llm.base_url))
+    fresh_standin.default = Scripted(status=500)
+    app = await app_factory(model_settings(settings, tmp_path, fresh_standin.base_url))
     async with client_for(app) as http:
         response = await http.post("/ai/chat/stream", json={"message": QUESTION})
     assert response.status_code == 200
@@ -81,15 +81,15 @@ async def test_http_500_on_the_stream_still_ends_with_a_message(
 
 
 async def test_slow_but_within_the_timeout_is_used(
-    settings: Settings, tmp_path: Path, app_factory: Any, fresh_llm: OpenAIStandIn
+    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
 ) -> None:
     answer = {"scenario": "OFFTOPIC", "action": "answer", "reply": "Медленно, но верно!", "fields": {}}
-    fresh_llm.push(Scripted(content=text(answer).content, delay=1.5))
-    app = await app_factory(model_settings(settings, tmp_path, fresh_llm.base_url, timeout=6))
+    fresh_standin.push(Scripted(content=text(answer).content, delay=1.5))
+    app = await app_factory(model_settings(settings, tmp_path, fresh_standin.base_url, timeout=6))
     async with client_for(app) as http:
         response = await http.post("/ai/chat", json={"message": "привет, как дела?"})
     assert response.status_code == 200
     assert response.json()["reply"] == "Медленно, но верно!"
-    assert len(fresh_llm.requests) == 1  # waited for it: no duplicate call, no fallback
+    assert len(fresh_standin.requests) == 1  # waited for it: no duplicate call, no fallback
     _, meta = last_turn(settings)
     assert meta["provider"] == "openai" and meta["fallback"] is False

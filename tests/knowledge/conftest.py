@@ -4,13 +4,12 @@ needed), one index of the demo corpora per run, corpus writers and the OpenAI st
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from knowledge.support import DEMO_ANALYTICS_DIR, DEMO_FAQ_DIR, FIXTURES
-from openai_standin import OpenAIStandIn
 
 from backend.core.config import Settings
 from backend.knowledge.indexer import build_index
@@ -57,10 +56,3 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
     build_index(settings)
     return settings
-
-
-@pytest.fixture
-def standin() -> Iterator[OpenAIStandIn]:
-    server = OpenAIStandIn().start()
-    yield server
-    server.stop()

@@ -41,7 +41,10 @@ def small_corpus(root: Path) -> tuple[Path, Path]:
     write(faq / "a.md", FAQ_A)
     write(faq / "sub" / "b.md", FAQ_A.replace('"1"', '"2"').replace("Как вернуть деньги", "Как удалить аккаунт"))
     analytics = root / "my_niches"
-    write(analytics / "n.md", NICHE_A + NICHE_A.replace("Натяжные потолки", "Пластиковые окна").replace("потолки]", "окна]"))
+    write(
+        analytics / "n.md",
+        NICHE_A + NICHE_A.replace("Натяжные потолки", "Пластиковые окна").replace("потолки]", "окна]"),
+    )
     return faq, analytics
 
 

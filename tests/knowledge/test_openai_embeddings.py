@@ -20,31 +20,31 @@ def embedder(base_url: str, max_retries: int = 2) -> OpenAIEmbedder:
     return OpenAIEmbedder(api_key="k", base_url=base_url, model="hash-64", timeout=5, max_retries=max_retries)
 
 
-def test_batches_of_at_most_128_in_order(standin: OpenAIStandIn) -> None:
+def test_batches_of_at_most_128_in_order(fresh_standin: OpenAIStandIn) -> None:
     texts = [f"текст номер {i} про заявки" for i in range(300)]
-    vectors = embedder(standin.base_url).embed(texts)
-    assert [len(r["input"]) for r in standin.embedding_requests] == [128, 128, 44]
-    assert all(r["model"] == "hash-64" for r in standin.embedding_requests)
+    vectors = embedder(fresh_standin.base_url).embed(texts)
+    assert [len(r["input"]) for r in fresh_standin.embedding_requests] == [128, 128, 44]
+    assert all(r["model"] == "hash-64" for r in fresh_standin.embedding_requests)
     assert vectors.shape == (300, EMBEDDING_DIM) and vectors.dtype == np.float32
     expected = np.array([hashed_embedding(t) for t in texts], dtype=np.float32)
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(vectors, expected, atol=1e-6)  # normalised, rows in input order
-    assert embedder(standin.base_url).embed([]).shape[0] == 0
+    assert embedder(fresh_standin.base_url).embed([]).shape[0] == 0
 
 
-def test_retries_on_429_and_5xx(standin: OpenAIStandIn) -> None:
-    standin.embedding_failures.extend([429, 503])
-    vectors = embedder(standin.base_url, max_retries=2).embed(["как вернуть деньги"])
+def test_retries_on_429_and_5xx(fresh_standin: OpenAIStandIn) -> None:
+    fresh_standin.embedding_failures.extend([429, 503])
+    vectors = embedder(fresh_standin.base_url, max_retries=2).embed(["как вернуть деньги"])
     assert vectors.shape == (1, EMBEDDING_DIM)
-    assert len(standin.embedding_requests) == 3
+    assert len(fresh_standin.embedding_requests) == 3
 
 
-def test_gives_up_with_a_clear_error_after_the_retries(standin: OpenAIStandIn) -> None:
-    standin.embedding_failures.extend([500, 500, 500])
+def test_gives_up_with_a_clear_error_after_the_retries(fresh_standin: OpenAIStandIn) -> None:
+    fresh_standin.embedding_failures.extend([500, 500, 500])
     with pytest.raises(ServiceUnavailable) as info:
-        embedder(standin.base_url, max_retries=2).embed(["текст"])
+        embedder(fresh_standin.base_url, max_retries=2).embed(["текст"])
     assert info.value.error_code == "EMBEDDINGS_FAILED" and info.value.status_code == 503
-    assert "hash-64" in info.value.detail and len(standin.embedding_requests) == 3
+    assert "hash-64" in info.value.detail and len(fresh_standin.embedding_requests) == 3
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
@@ -59,15 +59,18 @@ def test_unreachable_server_is_a_clear_error() -> None:
 
 
 async def test_index_and_search_with_the_openai_provider(
-    standin: OpenAIStandIn, own_index: Callable[..., Settings]
+    fresh_standin: OpenAIStandIn, own_index: Callable[..., Settings]
 ) -> None:
     settings = own_index(
-        EMBEDDINGS_PROVIDER="openai", OPENAI_BASE_URL=standin.base_url, OPENAI_API_KEY="k", EMBEDDINGS_MODEL="hash-64"
+        EMBEDDINGS_PROVIDER="openai",
+        OPENAI_BASE_URL=fresh_standin.base_url,
+        OPENAI_API_KEY="k",
+        EMBEDDINGS_MODEL="hash-64",
     )
     provider = build_embedder(settings)
-    assert isinstance(provider, OpenAIEmbedder) and provider.model_id == f"openai:{standin.base_url}:hash-64"
+    assert isinstance(provider, OpenAIEmbedder) and provider.model_id == f"openai:{fresh_standin.base_url}:hash-64"
     summary = build_index(settings)
-    assert summary.embedded > 0 and all(len(r["input"]) <= 128 for r in standin.embedding_requests)
+    assert summary.embedded > 0 and all(len(r["input"]) <= 128 for r in fresh_standin.embedding_requests)
     kb = await KnowledgeBase.open(settings)
     assert (await kb.faq_search("удаление аккаунта", mode="dense"))[0].article_id == "902"
     assert (await kb.faq_search("вернуть деньги"))[0].article_id == "901"

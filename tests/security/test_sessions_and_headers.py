@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import secrets
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,9 @@ from backend.auth.mailer import latest_outbox_code
 from backend.codes import dependencies as code_dependencies
 from backend.core.config import Settings
 from backend.metrics import router as metrics_router
-from helpers import client_for, derive_settings
+from helpers import client_for, derive_settings, set_cookies
 
 PASSWORD = "correct horse battery"
-
-
-def set_cookies(response: httpx.Response) -> dict[str, Any]:
-    jar: dict[str, Any] = {}
-    for header in response.headers.get_list("set-cookie"):
-        cookie: SimpleCookie = SimpleCookie()
-        cookie.load(header)
-        jar.update(cookie.items())
-    return jar
 
 
 async def session_exists(settings: Settings, sid: str) -> bool:
