@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg.exceptions
 import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,6 +71,11 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 _DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
+    # asyncpg errors raised while connecting are not wrapped by SQLAlchemy:
+    # "the database system is shutting down / starting up", lost connections.
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     OperationalError,
