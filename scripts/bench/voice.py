@@ -1,6 +1,6 @@
 """Voice benchmarks for BENCHMARKS.md (section "Voice"), on the embedded default.
 
-    .venv/bin/python -m scripts.bench_voice [--runs 50] [--clips 10]
+    .venv/bin/python -m scripts.bench.voice [--runs 50] [--clips 10]
 
 Starts everything it needs in a temporary directory: the embedded redis-server (unix socket),
 SQLite with the migrations, one worker per queue (``text``, ``audio``; prefork, concurrency 1), an
