@@ -13,6 +13,10 @@ from typing import Any
 
 from backend.core.config import Settings
 
+# Bump when what is indexed for a record changes (text units, lexical tokens) without the corpus
+# changing: a reindex then rebuilds instead of reporting "no changes". Manifests before it say 1.
+INDEX_FORMAT = 2
+
 
 @dataclass
 class Manifest:
@@ -23,6 +27,7 @@ class Manifest:
     created_at: str
     counts: dict[str, int] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)  # record key -> content hash
+    index_format: int = 1
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)

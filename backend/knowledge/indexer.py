@@ -21,7 +21,7 @@ from backend.core.config import Settings
 from backend.knowledge.corpus import parse_analytics, parse_faq
 from backend.knowledge.embedding_cache import EmbeddingCache, content_hash
 from backend.knowledge.embeddings import Embedder, build_embedder
-from backend.knowledge.index_files import IndexPaths, Manifest
+from backend.knowledge.index_files import INDEX_FORMAT, IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
 from backend.knowledge.schemas import FaqRecord, NicheRecord
 from backend.knowledge.units import (
@@ -93,7 +93,8 @@ def build_index(
     embedder = embedder or build_embedder(settings)
     old = paths.read_manifest()
     hashes = _hashes(faq, niches)
-    if old is not None and not force and old.model_id == embedder.model_id and old.hashes == hashes:
+    current = old is not None and old.model_id == embedder.model_id and old.index_format == INDEX_FORMAT
+    if old is not None and current and not force and old.hashes == hashes:
         return IndexSummary(old.generation, len(faq), len(niches), 0, 0, 0, 0, time.perf_counter() - started, True)
     previous = old.hashes if old is not None and old.model_id == embedder.model_id else {}
     generation = datetime.now(UTC).strftime("g%Y%m%dt%H%M%S") + uuid.uuid4().hex[:6]
@@ -136,6 +137,7 @@ def build_index(
         created_at=datetime.now(UTC).isoformat(),
         counts={"faq": len(faq), "niches": len(niches), "faq_units": len(faq_unit_list)},
         hashes=hashes,
+        index_format=INDEX_FORMAT,
     )
     paths.switch(manifest)  # the atomic moment: servers pick this up on their next query
     cache.save(keep=[u.text for u in faq_unit_list + niche_unit_list])

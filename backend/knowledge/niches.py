@@ -1,12 +1,15 @@
 """``resolve_niche``: from what a visitor typed to one of the known niches, or a shortlist.
 
-Steps: normalise (case, ё, punctuation, translit) and drop the request words around the niche;
-spell-correct words the niche names never use; then, first match wins:
+Steps: normalise (case, ё, punctuation, translit, chat slang) and drop the request and filler words
+around the niche (``chat_words``); spell-correct words the niche names never use; then, first match wins:
 1. exact title or alias (as stems, in any word order; a title beats another niche's alias);
 2. a whole-string near match (typos the speller left, word order);
-3. a title or alias whose every word is in the message, with at most one word to spare;
-4. a clear semantic match over title/alias/summary vectors that the fuzzy ranking does not contradict;
-otherwise a shortlist fusing the semantic and fuzzy rankings.
+3. a title or alias whose every word is in the message, with at most one word to spare; or the
+   unique longest title or alias standing word for word in a longer message, no other word of which
+   is in another niche's name;
+4. a clear semantic match over title/alias/summary vectors that the fuzzy ranking does not contradict
+   (not when the message names two niches);
+otherwise a shortlist fusing the name-word, semantic and fuzzy rankings.
 """
 
 from __future__ import annotations
@@ -16,86 +19,26 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
+from backend.knowledge.chat_words import REQUEST_FORMS
 from backend.knowledge.hybrid import rrf
 from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
 from backend.knowledge.schemas import NicheHit, NicheRecord, NicheResolution
 from backend.knowledge.spelling import Speller
 
 # Words people put around a niche name ("покажи аналитику по нише ...") that are not the niche.
-REQUEST_WORDS = frozenset(
-    stem(w)
-    for w in [
-        "аналитика",
-        "аналитику",
-        "аналитики",
-        "покажи",
-        "показать",
-        "покажите",
-        "дай",
-        "дайте",
-        "давай",
-        "нужна",
-        "нужно",
-        "хочу",
-        "интересует",
-        "ниша",
-        "ниши",
-        "нишу",
-        "нише",
-        "нишам",
-        "статистика",
-        "статистику",
-        "данные",
-        "цифры",
-        "спрос",
-        "рынок",
-        "рынка",
-        "заявки",
-        "заявок",
-        "сколько",
-        "что",
-        "как",
-        "какой",
-        "какая",
-        "какие",
-        "там",
-        "по",
-        "про",
-        "для",
-        "у",
-        "меня",
-        "мой",
-        "моя",
-        "наш",
-        "наша",
-        "бизнес",
-        "бизнеса",
-        "сфера",
-        "сфере",
-        "направление",
-        "посмотреть",
-        "глянуть",
-        "узнать",
-        "расскажи",
-        "расскажите",
-        "а",
-        "ну",
-        "ок",
-        "еще",
-        "ещё",
-        "средний",
-        "чек",
-        "конкуренция",
-        "сезонность",
-    ]
-)
+REQUEST_WORDS = frozenset(stem(w) for w in REQUEST_FORMS)
 
 FUZZY_CONFIDENT = 90.0
 FUZZY_MARGIN = 4.0
 SEMANTIC_CONFIDENT = 0.62
 SEMANTIC_MARGIN = 0.05
+SEMANTIC_WEAK = 0.4  # below this the nearest niche vector is no better than noise
+NAMED_WEIGHT = 0.5
+NAMED_WEIGHT_ALONE = 1.5
 SHORTLIST = 25
 RELATED_PREFIX = 5
+MAX_TERM_NICHES = 8  # a message word in more niche names than this does not rank them
+RELATED_CACHE = 20_000  # message terms remembered by _related_niches
 SPARE_WORDS = 1  # words of the message beyond a fully contained name ("ремонт квартир в москве")
 
 SemanticSearch = Callable[[str, int], list[tuple[str, float]]]  # text -> [(niche, cosine)], best first
@@ -135,6 +78,13 @@ class NicheResolver:
                 self._exact.setdefault(key, niche)
                 self._exact.setdefault(" ".join(sorted(terms)), niche)
         self._keys = [n.key for n in self._names]
+        self._by_key: dict[str, _Name] = {}
+        self._niche_names: dict[str, list[_Name]] = {}
+        for name_ in self._names:  # titles first: a title wins over another niche's alias
+            self._by_key.setdefault(name_.key, name_)
+            self._niche_names.setdefault(name_.niche, []).append(name_)
+        self._related: dict[str, frozenset[str]] = {}
+        self._longest = max((len(n.key.split()) for n in self._names), default=0)
         self._term_niches: dict[str, set[str]] = {}
         for name_ in self._names:
             for term in name_.terms:
@@ -178,13 +128,67 @@ class NicheResolver:
             return None
         return niche
 
+    def _runs(self, terms: list[str]) -> dict[str, tuple[int, frozenset[str]]]:
+        """Niches whose name appears word for word in the message: niche -> (words, name terms)."""
+        runs: dict[str, tuple[int, frozenset[str]]] = {}
+        for size in range(min(len(terms), self._longest), 0, -1):
+            for i in range(len(terms) - size + 1):
+                name = self._by_key.get(" ".join(terms[i : i + size]))
+                if name and name.niche not in runs:
+                    runs[name.niche] = (size, name.terms)
+        return runs
+
+    def _contiguous(self, runs: dict[str, tuple[int, frozenset[str]]], terms: list[str]) -> str | None:
+        """The niche whose name appears word for word in the message, whatever surrounds it, when
+        its name is the unique longest such run and no other word of the message is in another
+        niche's name ("думаю заходить в септики, какой спрос" → Септики и канализация)."""
+        if not runs:
+            return None
+        longest = max(size for size, _ in runs.values())
+        best = [(niche, covered) for niche, (size, covered) in runs.items() if size == longest]
+        if len(best) != 1:
+            return None
+        niche, covered = best[0]
+        spare = [t for t in terms if t not in covered]
+        if any(self._related_niches(t) - {niche} for t in spare):
+            return None  # another niche is named too ("грузы ... на газели")
+        return niche
+
+    def _term_ranking(self, terms: list[str]) -> list[tuple[str, float]]:
+        """Niches by the share of a name's words the message carries (prefix-tolerant), so a
+        strong name-word hit is not drowned by semantic neighbours of a long message."""
+        scores: dict[str, float] = {}
+        for term in set(terms):
+            related = self._related_niches(term)
+            if not related or len(related) > MAX_TERM_NICHES:  # a word shared by many names says little
+                continue
+            for name in (n for niche in related for n in self._niche_names[niche]):
+                share = sum(self._close(term, t) for t in name.terms) / len(name.terms)
+                scores[name.niche] = max(scores.get(name.niche, 0.0), share)
+        return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+    @staticmethod
+    def _close(term: str, name_term: str) -> bool:
+        if term == name_term:
+            return True
+        if min(len(term), len(name_term)) < RELATED_PREFIX:
+            return False
+        prefix = max(RELATED_PREFIX, len(name_term) - 2)
+        return term[:prefix] == name_term[:prefix]
+
     def _related_niches(self, term: str) -> set[str]:
         """Niches with a name term starting like ``term`` but for its last two letters (stems of
         one word may differ in their endings: "визитк"/"визиток")."""
-        if len(term) < RELATED_PREFIX:
-            return set(self._term_niches.get(term, set()))
-        prefix = term[: max(RELATED_PREFIX, len(term) - 2)]
-        return {niche for t, niches in self._term_niches.items() if t.startswith(prefix) for niche in niches}
+        found = self._related.get(term)
+        if found is None:
+            if len(term) < RELATED_PREFIX:
+                found = frozenset(self._term_niches.get(term, set()))
+            else:
+                prefix = term[: max(RELATED_PREFIX, len(term) - 2)]
+                found = frozenset(n for t, niches in self._term_niches.items() if t.startswith(prefix) for n in niches)
+            if len(self._related) < RELATED_CACHE:
+                self._related[term] = found
+        return set(found)
 
     def resolve(self, text: str, show: int = 5) -> NicheResolution:
         show = max(3, min(show, SHORTLIST))
@@ -198,19 +202,27 @@ class NicheResolver:
         near = self._near(key)
         if near and near[0][1] >= FUZZY_CONFIDENT and (len(near) == 1 or near[0][1] - near[1][1] >= FUZZY_MARGIN):
             return NicheResolution(niche=near[0][0], method="fuzzy", show=show)
-        contained = self._contained(terms)
+        runs = self._runs(terms)
+        contained = self._contained(terms) or self._contiguous(runs, terms)
         if contained:
             return NicheResolution(niche=contained, method="fuzzy", show=show)
         fuzzy = self._fuzzy(key, SHORTLIST)
         semantic = self._semantic(" ".join(to_cyrillic(text).split()), SHORTLIST)
         if (
             semantic
+            and len(runs) < 2  # a message naming two niches is a choice for the visitor
             and semantic[0][1] >= SEMANTIC_CONFIDENT
             and (len(semantic) == 1 or semantic[0][1] - semantic[1][1] >= SEMANTIC_MARGIN)
         ):
             top_fuzzy = {n for n, s in fuzzy[:3] if s >= 70}
             if not top_fuzzy or semantic[0][0] in top_fuzzy:
                 return NicheResolution(niche=semantic[0][0], method="semantic", show=show)
-        fused = rrf([[n for n, _ in semantic], [n for n, s in fuzzy if s >= 50]], weights=[1.0, 0.8])
+        # Name words found in the message rank niches too; they lead when the semantic ranking
+        # recognises nothing (a long message around one niche word), and only assist otherwise.
+        named = [n for n, share in self._term_ranking(terms) if share >= 0.5]
+        named_weight = NAMED_WEIGHT_ALONE if not semantic or semantic[0][1] < SEMANTIC_WEAK else NAMED_WEIGHT
+        fused = rrf(
+            [named, [n for n, _ in semantic], [n for n, s in fuzzy if s >= 50]], weights=[named_weight, 1.0, 0.8]
+        )
         hits = [NicheHit(niche=n, category=self.category(n), score=round(s, 5)) for n, s in fused[:SHORTLIST]]
         return NicheResolution(candidates=hits, show=show)

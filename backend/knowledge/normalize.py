@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import Stemmer
 
+from backend.knowledge.chat_words import QUESTION_WORDS, SLANG
+
 _WORD = re.compile(r"[0-9a-zа-яё]+", re.IGNORECASE)
 _LETTER_RUNS = re.compile(r"[a-zа-яё]+")
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
@@ -289,7 +291,7 @@ STOP_WORDS = frozenset(
         "скажите",
         "а",
     ]
-)
+) | QUESTION_WORDS
 
 _stemmer = Stemmer.Stemmer("russian")
 
@@ -323,8 +325,10 @@ def words(text: str) -> list[str]:
 
 
 def to_cyrillic(text: str) -> str:
-    """Lower-cased words, Latin translit turned into Cyrillic where the message looks like it."""
-    tokens = words(text)
+    """Lower-cased words, Latin translit turned into Cyrillic where the message looks like it, chat
+    slang replaced by the corpus word ("телегу" → "telegram")."""
+    tokens = [SLANG.get(t, t) for t in words(text)]
+    tokens = [t for token in tokens for t in token.split()]
     latin = [t for t in tokens if not _CYRILLIC.search(t) and not t.isdigit()]
     if not latin:
         return " ".join(tokens)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from backend.knowledge.lexical import with_phrases
 from backend.knowledge.schemas import FaqRecord, NicheRecord
 
 CHUNK_CHARS = 600
@@ -46,7 +47,8 @@ def faq_units(record: FaqRecord) -> list[Unit]:
 
 def faq_lexical_document(record: FaqRecord) -> str:
     tags = " ".join(record.tags)
-    return " ".join([record.title] * 3 + [record.summary] * 2 + [tags] * 2 + [record.text])
+    text = " ".join([record.title] * 3 + [record.summary] * 2 + [tags] * 2 + [record.text])
+    return with_phrases(text, [record.title, *record.tags])  # a title or tag named whole weighs more
 
 
 def niche_units(index: int, record: NicheRecord) -> list[Unit]:

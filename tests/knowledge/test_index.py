@@ -13,7 +13,7 @@ from openai_standin import OpenAIStandIn
 from backend.core.config import Settings
 from backend.knowledge.embeddings import E5Embedder, LocalEmbedder, build_embedder
 from backend.knowledge.exceptions import IndexMismatch
-from backend.knowledge.index_files import IndexPaths
+from backend.knowledge.index_files import INDEX_FORMAT, IndexPaths
 from backend.knowledge.indexer import build_index
 from backend.knowledge.service import RELOAD_CHECK_SECONDS, KnowledgeBase
 from backend.knowledge.vector_store import VectorStore
@@ -162,3 +162,17 @@ async def test_index_with_e5(own_index: Callable[..., Settings]) -> None:
     kb = await KnowledgeBase.open(settings)
     assert (await kb.faq_search("как удалить учётную запись", mode="dense"))[0].article_id == "902"
     assert (await kb.analytics_get_by_niche("стоматология")).niche == "Стоматологические клиники"
+
+
+def test_an_older_index_format_is_rebuilt_not_reported_unchanged(own_index: Callable[..., Settings]) -> None:
+    settings = own_index()
+    paths = IndexPaths.from_settings(settings)
+    first = build_index(settings)
+    manifest = paths.read_manifest()
+    assert manifest is not None and manifest.index_format == INDEX_FORMAT
+    manifest.index_format = INDEX_FORMAT - 1  # as written by an older release, same corpus and model
+    paths.switch(manifest)
+    rebuilt = build_index(settings)
+    assert not rebuilt.unchanged and rebuilt.generation != first.generation
+    assert rebuilt.embedded == 0  # the vectors still come from the content-hash cache
+    assert build_index(settings).unchanged
