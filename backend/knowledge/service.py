@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,9 @@ DENSE_UNITS = 60  # nearest units (title, summary, body chunks) pooled to their 
 LEXICAL_POOL = 32
 DENSE_WEIGHT = 0.5  # hybrid score = 0.5 * scaled cosine + 0.5 * scaled BM25
 RELOAD_CHECK_SECONDS = 1.0
+# Query vectors kept by text (least recently used out): one turn embeds the same normalised text for
+# the router, the niche resolver and the FAQ search. 512 x 512 float32 = 1 MiB.
+QUERY_CACHE_SIZE = 512
 
 
 @dataclass
@@ -72,6 +76,8 @@ class KnowledgeBase:
         self._generation: _Generation | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     @classmethod
     async def open(cls, settings: Settings, embedder: Embedder | None = None) -> KnowledgeBase:
@@ -145,7 +151,28 @@ class KnowledgeBase:
 
     # --- embeddings -----------------------------------------------------------------------------------
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embedder.embed_queries([to_cyrillic(t) or t for t in texts])
+        """Query vectors, each distinct text embedded once while it stays among the last
+        ``QUERY_CACHE_SIZE`` texts; the rows returned are copies."""
+        keys = [to_cyrillic(t) or t for t in texts]
+        if not keys:
+            return self.embedder.embed_queries(keys)
+        found: dict[str, np.ndarray] = {}
+        with self._query_lock:
+            for key in keys:
+                row = self._query_vectors.get(key)
+                if row is not None:
+                    self._query_vectors.move_to_end(key)
+                    found[key] = row
+        missing = [key for key in dict.fromkeys(keys) if key not in found]
+        if missing:
+            fresh = self.embedder.embed_queries(missing)
+            with self._query_lock:
+                for key, row in zip(missing, fresh, strict=True):
+                    found[key] = self._query_vectors[key] = row
+                    self._query_vectors.move_to_end(key)
+                while len(self._query_vectors) > QUERY_CACHE_SIZE:
+                    self._query_vectors.popitem(last=False)
+        return np.stack([found[key] for key in keys])
 
     def _dense(self, collection: str, text: str, n_units: int) -> list[tuple[str, float]]:
         vector = self.encode_queries([text])[0]

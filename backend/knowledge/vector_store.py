@@ -6,6 +6,7 @@ when CHROMA_HOST is set. Calls are synchronous here; the service runs them in wo
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from chromadb.config import Settings as ChromaSettings
 
 from backend.core.config import Settings
 from backend.core.errors import ServiceUnavailable
+
+MAX_HANDLES = 16  # collection handles kept (two per index generation)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,24 @@ class VectorStore:
         else:
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
             self._client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=options)
+        # A generation's collections never change under their name, so a query reuses the handle
+        # (get_collection is a round trip to the server, or a catalogue read when embedded).
+        self._handles: dict[str, Any] = {}
+        self._handles_lock = threading.Lock()
+
+    def _collection(self, name: str) -> Any:
+        handle = self._handles.get(name)
+        if handle is None:
+            handle = self._client.get_collection(name, embedding_function=None)
+            with self._handles_lock:
+                if len(self._handles) >= MAX_HANDLES:
+                    self._handles.clear()
+                self._handles[name] = handle
+        return handle
+
+    def _forget(self, name: str) -> None:
+        with self._handles_lock:
+            self._handles.pop(name, None)
 
     def _check_version(self) -> None:
         """Refuse a server of another major version (0.x speaks the v1 API, 1.x the v2 API).
@@ -79,11 +100,19 @@ class VectorStore:
             )
 
     def query(self, name: str, embedding: np.ndarray, n_results: int) -> list[VectorHit]:
-        try:
-            collection = self._client.get_collection(name, embedding_function=None)
-            result = collection.query(
+        def run() -> Any:
+            return self._collection(name).query(
                 query_embeddings=[embedding], n_results=n_results, include=["distances", "metadatas"]
             )
+
+        try:
+            try:
+                result = run()
+            except (httpx.TransportError, ConnectionError):
+                raise
+            except Exception:  # a stale handle: the collection was dropped or rebuilt under its name
+                self._forget(name)
+                result = run()
         except (httpx.TransportError, ConnectionError) as exc:
             raise VectorStoreUnavailable(f"Chroma is unreachable: {type(exc).__name__}: {exc}") from exc
         return [
@@ -105,6 +134,7 @@ class VectorStore:
         return int(self._client.get_collection(name, embedding_function=None).count())
 
     def delete_collection(self, name: str) -> None:
+        self._forget(name)
         if name in self.collection_names():
             self._client.delete_collection(name)
 
