@@ -40,6 +40,7 @@ from httpx import ASGITransport, AsyncClient
 from backend.core.celery import create_celery_app, start_workers, stop_workers, worker_argv
 from backend.core.config import ROOT_DIR, Settings
 from backend.core.redis import ensure_embedded_redis
+from backend.knowledge.indexer import ensure_index
 from backend.main import create_app
 from backend.voice.constants import OUTPUT_FORMATS
 from backend.voice.speech import synthesize
@@ -185,6 +186,7 @@ def main() -> int:
         env = {**os.environ, **{k: str(v) for k, v in values.items()}}
         os.environ.update(env)  # alembic's env.py reads settings from the environment
         command.upgrade(Config(str(ROOT_DIR / "alembic.ini")), "head")
+        ensure_index(settings, progress=False)  # the chat step of the chain runs the real engine
         redis_url = ensure_embedded_redis(settings)
         commands = [worker_argv("text", loglevel="WARNING"), worker_argv("audio", loglevel="WARNING")]
         workers = start_workers(commands, env, output=subprocess.DEVNULL)
