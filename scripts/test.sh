@@ -16,7 +16,7 @@ ensure_postgres
 ensure_redis
 
 echo "==> ruff"
-"$VENV/bin/ruff" check backend tests scripts alembic
+"$VENV/bin/ruff" check --no-cache backend tests scripts alembic
 echo "==> mypy (strict on backend/)"
 "$VENV/bin/mypy" backend
 echo "==> pytest"

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser.chat_page import open_page
-from browser.live_server import FIXTURE_CORPORA, GENEROUS_LIMITS, TRANSCRIPT, WHITELISTED, LiveServer
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from voice.speech_standin import SpeechStandIn
 
 from backend.core.config import ROOT_DIR
+from browser.chat_page import open_page
+from browser.live_server import FIXTURE_CORPORA, GENEROUS_LIMITS, TRANSCRIPT, WHITELISTED, LiveServer
 
 CHROMIUM = os.environ.get("BROWSER_EXECUTABLE", "/usr/bin/chromium")
 ARTIFACTS = ROOT_DIR / "var" / "test-artifacts" / "browser"

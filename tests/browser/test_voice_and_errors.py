@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from browser.chat_page import ask, bot_messages, message_box, open_page, spoken_question
-from browser.live_server import TRANSCRIPT, LiveServer
 from playwright.sync_api import Browser, Page, Route, expect
 from voice.speech_standin import SpeechStandIn
+
+from browser.chat_page import ask, bot_messages, message_box, open_page, spoken_question
+from browser.live_server import TRANSCRIPT, LiveServer
 
 
 def wait_for_audio(page: Page, selector: str) -> None:
