@@ -12,6 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from backend.assistant.contract import AudioRef, Reply
 from backend.auth import service as auth_service
 from backend.auth.dependencies import CurrentSession, SessionStoreDep
+from backend.auth.sessions import SessionState
 from backend.chat.dependencies import CallerDep, ChatServiceDep
 from backend.chat.schemas import ChatRequest
 from backend.core.dependencies import DbSession, SettingsDep
@@ -19,10 +20,17 @@ from backend.core.error_handlers import classify
 from backend.core.openapi import error_responses
 from backend.limits.dependencies import ChatRateLimited
 from backend.voice.dependencies import VoiceServiceDep
+from backend.voice.service import VoiceService
 
 router = APIRouter(prefix="/ai", tags=["chat"])
 
 _LIMITED = error_responses(429, descriptions={429: "FLOOD_LIMIT, DAILY_LIMIT or OFFTOPIC_LIMIT (Retry-After)"})
+
+
+async def _spoken(reply: Reply, voice: VoiceService, state: SessionState, audio_format: str) -> Reply:
+    """Start ``voice.tts`` for the reply's text (its rows must be committed) and point ``audio`` at it."""
+    accepted = await voice.start(voice.plan_speech(reply.reply, state, audio_format), state)
+    return reply.model_copy(update={"audio": AudioRef(task_id=accepted.task_id, status_url=accepted.status_url)})
 
 
 @router.post("/chat", response_model=Reply, dependencies=[ChatRateLimited], responses=_LIMITED)
@@ -42,10 +50,8 @@ async def chat(
     if result.login_user_id is not None:
         state = await auth_service.sign_in_by_id(response, result.login_user_id, state.sid, store, db, settings)
     if body.voice:
-        plan = voice.plan_speech(reply.reply, state, body.audio_format)
-        await db.commit()  # the audio event row exists before its task can run
-        accepted = await voice.start(plan, state)
-        reply = reply.model_copy(update={"audio": AudioRef(task_id=accepted.task_id, status_url=accepted.status_url)})
+        await db.commit()  # the session rows exist before the speech task can run
+        reply = await _spoken(reply, voice, state, body.audio_format)
     return reply
 
 
@@ -79,10 +85,7 @@ async def chat_stream(
                 await service.save_state(state)
             reply = result.reply
             if body.voice:  # the session row is committed (CurrentSession), so the task may start now
-                accepted = await voice.start(voice.plan_speech(reply.reply, state, body.audio_format), state)
-                reply = reply.model_copy(
-                    update={"audio": AudioRef(task_id=accepted.task_id, status_url=accepted.status_url)}
-                )
+                reply = await _spoken(reply, voice, state, body.audio_format)
             payload = reply.model_dump(mode="json")
             await queue.put(ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="message"))
         except Exception as exc:  # headers are sent: report in the error shape, never end the stream silently
