@@ -33,6 +33,7 @@ from deploy.support import (
     drop_ipv6_listens,
     has_ipv6_loopback,
     make_cert,
+    nginx_conf,
     render,
     spawn,
     stop,
@@ -44,28 +45,6 @@ from deploy.support import (
 SECRET = "load-bench-secret-0123456789abcdefghijklmnopqrstuv"  # noqa: S105 - a throwaway local run
 ADMIN_TOKEN = "load-bench-admin-token-0123456789abcdef"  # noqa: S105
 BASELINE_PREFIX = "/bench-baseline"
-
-NGINX_CONF = """{user}worker_processes auto;
-worker_rlimit_nofile 16384;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    access_log off;
-    include {site};
-}}
-"""
 
 BASELINE_UPSTREAM = """upstream bench_baseline {{
     server 127.0.0.1:{port};
@@ -167,8 +146,6 @@ class Stack:
     def start(self) -> Stack:
         root = self.workdir
         nginx_dir, logs = root / "nginx", root / "logs"
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"):
-            (nginx_dir / sub).mkdir(parents=True, exist_ok=True)
         logs.mkdir(parents=True, exist_ok=True)
         cert, key = make_cert(root / "tls")
         api_port, baseline_port, http_port, self.https_port = free_port(), free_port(), free_port(), free_port()
@@ -196,9 +173,7 @@ class Stack:
         assert text.count("    location /ai/ {") == 1, "the site changed: update _stack.BASELINE_LOCATION"
         text = BASELINE_UPSTREAM.format(port=baseline_port) + text.replace("    location /ai/ {", BASELINE_LOCATION)
         site.write_text(text, encoding="utf-8")
-        user = "user root root;\n" if os.geteuid() == 0 else ""
-        conf = nginx_dir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(user=user, prefix=nginx_dir, site=site), encoding="utf-8")
+        conf = nginx_conf(nginx_dir, site, load=True)
 
         self.env = self._environment()
         self.ca = ssl.create_default_context(cafile=str(cert))

@@ -1,6 +1,6 @@
 -- wrk script for POST /ai/chat (driven by scripts/bench/load.py; not meant to be run by hand).
 --
---   wrk -t2 -c32 -d20s --timeout 30s -s scripts/bench/chat.lua https://127.0.0.1:PORT/ai/chat -- SESSIONS THREADS
+--   wrk -t2 -c32 -d20s --timeout 30s -s scripts/bench/chat.lua https://127.0.0.1:PORT/ai/chat -- SESSIONS THREADS MESSAGES
 --
 -- SESSIONS is a file written by the Python driver, one pre-created conversation per line:
 --   <Cookie header value>\t<X-CSRFToken value or empty>
@@ -8,25 +8,12 @@
 -- lines i, i+t, i+2t, ...), so no two threads share a session. wrk tells a script which thread it
 -- runs in but not which connection, so inside a thread the sessions are used round-robin, one per
 -- request: with as many sessions as connections each conversation carries about one turn at a time.
--- The JSON body cycles through a mix of FAQ, small-talk and analytics messages. With a third
--- argument "unique" every message gets a running number appended, so no two requests carry the same
+-- MESSAGES is a file with the message mix, one per line (``_common.MESSAGES``: FAQ, small talk,
+-- analytics); the JSON body cycles through it. With a fourth argument "unique" every message gets a running number appended, so no two requests carry the same
 -- text (nothing a cache keyed by text can reuse from one turn to the next).
 -- At the end one line "WRK_JSON {...}" carries the figures the driver parses.
 
-local MESSAGES = {
-  "сколько стоят ваши тарифы?",
-  "привет",
-  "покажи аналитику по стоматологии",
-  "как вы заменяете некачественные заявки",
-  "какая сегодня погода",
-  "какой спрос на натяжные потолки",
-  "есть интеграция с amoCRM?",
-  "спасибо, понятно",
-  "средний чек в нише грузоперевозки",
-  "в каких городах вы работаете",
-  "расскажи шутку",
-  "статистика по клинингу",
-}
+local MESSAGES = {}
 
 local threads = {}
 local counter = 0
@@ -46,14 +33,19 @@ local sent = 0
 statuses = {}
 scenarios = {}
 
-function init(args)
-  local path = args[1]
-  local file = assert(io.open(path, "r"), "cannot open the sessions file " .. tostring(path))
+local function read_lines(path, what)
+  local file = assert(io.open(path, "r"), "cannot open the " .. what .. " file " .. tostring(path))
   local lines = {}
   for line in file:lines() do
     if #line > 0 then table.insert(lines, line) end
   end
   file:close()
+  return lines
+end
+
+function init(args)
+  local lines = read_lines(args[1], "sessions")
+  MESSAGES = read_lines(args[3], "messages")
   -- wrk calls setup() and then init() thread by thread, so the thread count comes as an argument.
   local nthreads = tonumber(args[2]) or 1
   for i = index + 1, #lines, nthreads do
@@ -67,7 +59,7 @@ function init(args)
     bodies[i] = '{"message": "' .. message .. '"}'
   end
   next_body = (index * 5) % #bodies + 1
-  unique = args[3] == "unique"
+  unique = args[4] == "unique"
 end
 
 function request()

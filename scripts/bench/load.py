@@ -42,6 +42,7 @@ from typing import Any
 from backend.core.config import ROOT_DIR
 from scripts.bench._common import (
     BENCH_VAR_DIR,
+    MESSAGES,
     ThrowawayDatabase,
     flush_redis,
     free_port,
@@ -89,12 +90,15 @@ def run_wrk(
     threads = min(WRK_THREADS, conns)
     with tempfile.NamedTemporaryFile("w", suffix=".sessions", delete=False) as handle:
         handle.write("\n".join(sessions) + "\n")
+    with tempfile.NamedTemporaryFile("w", suffix=".messages", delete=False, encoding="utf-8") as mix:
+        mix.write("\n".join(MESSAGES) + "\n")  # the same mix as the in-process benchmarks
     argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{int(seconds)}s", "--timeout", "30s", "-s", str(LUA)]
-    argv += [stack.base + path, "--", handle.name, str(threads)] + (["unique"] if unique else [])
+    argv += [stack.base + path, "--", handle.name, str(threads), mix.name] + (["unique"] if unique else [])
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 90, check=False)
     finally:
         Path(handle.name).unlink(missing_ok=True)
+        Path(mix.name).unlink(missing_ok=True)
     with log.open("a") as out:
         out.write(f"$ {' '.join(argv)}\n{done.stdout}{done.stderr}\n")
     match = re.search(r"^WRK_JSON (.+)$", done.stdout, re.MULTILINE)

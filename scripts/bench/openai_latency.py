@@ -80,7 +80,9 @@ class RunResult:
         )
 
 
-async def run_turns(name: str, base_url: str, conversations: int, parallel: int | None, max_seconds: float) -> RunResult:
+async def run_turns(
+    name: str, base_url: str, conversations: int, parallel: int | None, max_seconds: float
+) -> RunResult:
     result = RunResult(name)
     gate = asyncio.Semaphore(parallel) if parallel else None
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -135,7 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     standin = subprocess.Popen(
-        [sys.executable, "-m", "scripts.bench.openai_latency", "--serve-standin", str(port), "--delay", str(args.delay)],
+        [
+            sys.executable,
+            "-m",
+            "scripts.bench.openai_latency",
+            "--serve-standin",
+            str(port),
+            "--delay",
+            str(args.delay),
+        ],
         cwd=ROOT_DIR,
         stdout=(logs / "standin.log").open("w"),
         stderr=subprocess.STDOUT,

@@ -76,29 +76,44 @@ def make_cert(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
     return directory / "leadinc.crt", directory / "leadinc.key"
 
 
-def nginx_conf(prefix: Path, site: Path) -> Path:
-    """A complete nginx.conf (everything under ``prefix``) that includes the rendered site."""
+def nginx_conf(prefix: Path, site: Path, *, load: bool = False) -> Path:
+    """A complete nginx.conf (everything under ``prefix``) that includes the rendered site.
+
+    ``load`` tunes it for the load benchmark: a worker per core, many connections, long keep-alive,
+    warnings only and no access log (so the disk is not what is measured).
+    """
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     # A root master would switch its workers to `nobody`, who cannot read pytest's private tmp dirs.
     user = "user root root;\n" if os.geteuid() == 0 else ""
+    if load:
+        main, connections, level = "worker_processes auto;\nworker_rlimit_nofile 16384;", 4096, "warn"
+        tuning, access_log = "    tcp_nopush on;\n    keepalive_requests 1000000;\n", "off"
+    else:
+        main, connections, level, tuning, access_log = (
+            "worker_processes 1;",
+            256,
+            "info",
+            "",
+            f"{prefix}/logs/access.log",
+        )
     conf = prefix / "nginx.conf"
     conf.write_text(
-        f"""{user}worker_processes 1;
+        f"""{user}{main}
 daemon off;
 pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log info;
-events {{ worker_connections 256; }}
+error_log {prefix}/logs/error.log {level};
+events {{ worker_connections {connections}; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
     sendfile on;
-    client_body_temp_path {prefix}/body;
+{tuning}    client_body_temp_path {prefix}/body;
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
-    access_log {prefix}/logs/access.log;
+    access_log {access_log};
     include {site};
 }}
 """,
