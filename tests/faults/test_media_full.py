@@ -63,24 +63,15 @@ def read_only_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mountpoint)], check=False, timeout=30)
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    workdir = tmp_path / "broker"
-    workdir.mkdir()
-    server = RedisServer(workdir).start()
-    yield server
-    server.kill()
-
-
 async def test_full_media_disk_fails_the_speech_task_clearly(
     settings: Settings,
     tmp_path: Path,
     app_factory: Any,
     full_disk: Path,
-    broker: RedisServer,
+    private_redis: RedisServer,
     knowledge_dirs: dict[str, Any],
 ) -> None:
-    values: dict[str, Any] = {"REDIS_URL": broker.url, "MEDIA_DIR": full_disk, "TTS_PROVIDER": "espeak"}
+    values: dict[str, Any] = {"REDIS_URL": private_redis.url, "MEDIA_DIR": full_disk, "TTS_PROVIDER": "espeak"}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "STT_", "TTS_", "ELEVENLABS_"))}
     env |= {k: str(v) for k, v in (values | knowledge_dirs).items()}
     env |= {

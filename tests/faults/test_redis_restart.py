@@ -4,12 +4,10 @@ serves the same conversation again. Every message that got a 200 is in the datab
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from faults.support import RedisServer, async_wait_for
 
 from backend.core.config import Settings
@@ -17,15 +15,6 @@ from helpers import client_for, derive_settings, stored_messages
 
 QUESTION = "Сколько стоит подключение? (вопрос {n})"
 UNLIMITED = {"RATE_BURST": "1000/10 seconds", "RATE_BURST_IP": "1000/10 seconds"}
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = RedisServer(workdir).start()
-    yield server
-    server.kill()
 
 
 async def test_redis_restart_mid_conversation(
