@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.assistant.contract import AudioRef, Reply
 from backend.auth import service as auth_service
+from backend.auth.cookies import carry_cookies
 from backend.auth.dependencies import CurrentSession, SessionStoreDep
 from backend.auth.sessions import SessionState
 from backend.chat.dependencies import CallerDep, ChatServiceDep
@@ -104,6 +105,4 @@ async def chat_stream(
                 task.cancel()
 
     stream = EventSourceResponse(events(), ping=15, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})
-    # A returned response does not inherit the dependencies' headers: copy the new session's cookie.
-    stream.headers.raw.extend(h for h in response.headers.raw if h[0] == b"set-cookie")
-    return stream
+    return carry_cookies(response, stream)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, Response
 
+from backend.auth.cookies import carry_cookies
 from backend.auth.dependencies import CurrentSession
 from backend.core.dependencies import DbSession
 from backend.core.errors import NotFound
@@ -77,8 +78,7 @@ async def tts(
     if body.sync and service.can_speak_now(body.text):
         stored = await service.speak_now(db, body.text, state, body.format)
         audio = FileResponse(stored.path, media_type=ENCODINGS[body.format].mime, headers={"X-Audio-URL": stored.url})
-        audio.headers.raw.extend(h for h in response.headers.raw if h[0] == b"set-cookie")  # a new session's cookie
-        return audio
+        return carry_cookies(response, audio)
     plan = service.plan_speech(body.text, state, body.format)
     await db.commit()  # the session row exists before the task writes its audio event
     return await service.start(plan, state)
