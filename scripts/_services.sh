@@ -5,7 +5,7 @@ export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 
 # Debian packages the test suite needs, as "command:package" pairs.
-SYSTEM_PACKAGES=("ffmpeg:ffmpeg" "ffprobe:ffmpeg" "espeak-ng:espeak-ng" "chromium:chromium" "nginx:nginx" "openssl:openssl")
+SYSTEM_PACKAGES=("ffmpeg:ffmpeg" "ffprobe:ffmpeg" "espeak-ng:espeak-ng" "chromium:chromium" "nginx:nginx" "openssl:openssl" "systemd-analyze:systemd")
 
 _APT_UPDATED=0
 can_apt() { [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; }
