@@ -32,6 +32,7 @@ class TurnContext:
     caller: Caller
     collection: str | None = None
     faq_hits: list[dict[str, Any]] = field(default_factory=list)
+    faq_shown: list[str] = field(default_factory=list)  # article ids the calibrated rule would show
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)
     analytics: dict[str, Any] | None = None  # {niche, analytics, table}; the table stays server-side
     candidates: list[str] = field(default_factory=list)

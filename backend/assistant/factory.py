@@ -36,10 +36,12 @@ def build_registry(scenario_dir: Path = SCENARIO_DIR) -> ToolRegistry:
 
 
 def build_offline_model(
-    knowledge: KnowledgePort, encode: Encode, scenario_dir: Path = SCENARIO_DIR
+    knowledge: KnowledgePort, encode: Encode, scenario_dir: Path = SCENARIO_DIR, support_email: str = ""
 ) -> OfflineChatModel:
-    router = OfflineRouter(scenario_dir / "routing_examples.yaml", encode)
-    return OfflineChatModel(router, make_niche_probe(knowledge))
+    router = OfflineRouter(
+        scenario_dir / "routing_examples.yaml", encode, knowledge.signals, knowledge.calibration.router
+    )
+    return OfflineChatModel(router, make_niche_probe(knowledge), support_email)
 
 
 def build_model(settings: Settings, offline: ChatModel) -> ChatModel:
@@ -65,7 +67,7 @@ def build_engine(
     accounts: AccountsPort,
     scenario_dir: Path = SCENARIO_DIR,
 ) -> TurnEngine:
-    offline = build_offline_model(knowledge, encode, scenario_dir)
+    offline = build_offline_model(knowledge, encode, scenario_dir, settings.SUPPORT_EMAIL)
     funnel = Funnel(
         codes=codes,
         mailer=mailer,

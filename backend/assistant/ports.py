@@ -6,8 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
+from backend.knowledge.calibration import Calibration
+from backend.knowledge.schemas import FaqResult, QuerySignals
+
 
 class KnowledgePort(Protocol):
+    calibration: Calibration
+
+    async def signals(self, text: str) -> QuerySignals: ...
+
+    async def faq_lookup(self, query: str, n_results: int = 5, last_article_id: str | None = None) -> FaqResult: ...
+
     async def faq_search(self, query: str, n_results: int = 5, last_article_id: str | None = None) -> Any: ...
 
     async def faq_get_by_id(self, article_id: str) -> Any: ...

@@ -9,15 +9,19 @@ from backend.assistant.context import TurnContext
 from backend.assistant.contract import Dashboard, Reply, Source, Table
 from backend.assistant.funnel import FunnelState
 from backend.assistant.shapes import as_dict, niche_names
+from backend.knowledge.calibration import MAX_SOURCES
 
 
 def attach_sources(reply: Reply, ctx: TurnContext) -> Reply:
     known: dict[str, str] = {str(h.get("article_id")): str(h.get("title", "")) for h in ctx.faq_hits}
     known.update({aid: str(a.get("title", "")) for aid, a in ctx.articles.items()})
+    if reply.action == "no_answer":
+        return reply.model_copy(update={"sources": [], "dashboard": None})
     declared = [s.article_id for s in reply.sources if s.article_id in known]
-    if not declared and reply.action != "no_answer":
-        declared = list(ctx.articles)[:1] or [str(h.get("article_id")) for h in ctx.faq_hits[:1]]
+    if not declared:
+        declared = ctx.faq_shown or list(ctx.articles) or [str(h.get("article_id")) for h in ctx.faq_hits[:1]]
     sources = [Source(article_id=aid, title=known[aid]) for aid in dict.fromkeys(declared) if aid in known]
+    sources = sources[:MAX_SOURCES]
     if sources:
         ctx.session_data["faq"] = {"article_id": sources[0].article_id}
     return reply.model_copy(update={"sources": sources, "dashboard": None})

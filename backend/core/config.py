@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # --- knowledge -----------------------------------------------------------------
     FAQ_CORPUS_DIR: Path = ROOT_DIR / "faq"
     ANALYTICS_CORPUS_DIR: Path = ROOT_DIR / "analytic" / "niches"
+    # Fitted routing, answer gate, source and niche rules per embedding model (scripts/eval/calibrate.py).
+    CALIBRATION_PATH: Path = ROOT_DIR / "scenario" / "calibration.json"
     CHROMA_HOST: str = ""  # empty: embedded PersistentClient under VAR_DIR
     CHROMA_PORT: int = 8001
     CHROMA_DIR: Path | None = None  # default: VAR_DIR / "chroma"
@@ -168,6 +170,7 @@ class Settings(BaseSettings):
         "DEV_OUTBOX_DIR",
         "FAQ_CORPUS_DIR",
         "ANALYTICS_CORPUS_DIR",
+        "CALIBRATION_PATH",
         "CHROMA_DIR",
         "KNOWLEDGE_DIR",
         "MEDIA_DIR",

@@ -9,7 +9,10 @@ around the niche (``chat_words``); spell-correct words the niche names never use
    is in another niche's name;
 4. a clear semantic match over title/alias/summary vectors that the fuzzy ranking does not contradict
    (not when the message names two niches);
-otherwise a shortlist fusing the name-word, semantic and fuzzy rankings.
+5. the first niche of the fused ranking (name words, semantic, fuzzy) when it leads the second by
+   the calibrated share (``niche_lead`` in ``scenario/calibration.json``, fitted on corpus A) and
+   the message does not name two niches;
+otherwise that ranking as a shortlist.
 """
 
 from __future__ import annotations
@@ -62,8 +65,9 @@ class _Name:
 
 
 class NicheResolver:
-    def __init__(self, records: list[NicheRecord], semantic: SemanticSearch) -> None:
+    def __init__(self, records: list[NicheRecord], semantic: SemanticSearch, lead: float | None = None) -> None:
         self._records = {r.niche: r for r in records}
+        self._lead = lead  # calibrated: answer the shortlist's first niche when it leads by this share
         self._semantic = semantic
         self._names: list[_Name] = []
         self._exact: dict[str, str] = {}
@@ -154,6 +158,11 @@ class NicheResolver:
             return None  # another niche is named too ("грузы ... на газели")
         return niche
 
+    def name_share(self, text: str) -> float:
+        """The largest share of one niche name's words that ``text`` carries (0 when none)."""
+        ranking = self._term_ranking(niche_terms(text, self.speller))
+        return ranking[0][1] if ranking else 0.0
+
     def _term_ranking(self, terms: list[str]) -> list[tuple[str, float]]:
         """Niches by the share of a name's words the message carries (prefix-tolerant), so a
         strong name-word hit is not drowned by semantic neighbours of a long message."""
@@ -225,4 +234,7 @@ class NicheResolver:
             [named, [n for n, _ in semantic], [n for n, s in fuzzy if s >= 50]], weights=[named_weight, 1.0, 0.8]
         )
         hits = [NicheHit(niche=n, category=self.category(n), score=round(s, 5)) for n, s in fused[:SHORTLIST]]
-        return NicheResolution(candidates=hits, show=show)
+        lead = (fused[0][1] - fused[1][1]) / fused[0][1] if len(fused) > 1 else (1.0 if fused else 0.0)
+        if self._lead is not None and len(runs) < 2 and hits and lead >= self._lead:
+            return NicheResolution(niche=hits[0].niche, method="ranked", lead=round(lead, 5), show=show)
+        return NicheResolution(candidates=hits, lead=round(lead, 5), show=show)

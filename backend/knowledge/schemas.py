@@ -35,7 +35,32 @@ class FaqHit(BaseModel):
     summary: str
     tags: list[str]
     meta_tags: list[str]
-    score: float
+    score: float  # the fused hybrid score, scaled to the retrieved pool (the best hit is near 1)
+    # Raw evidence, comparable across queries (the fused score is not): the best dense cosine of the
+    # article's units, its BM25 score, and the share of the question's content words it contains.
+    dense: float = 0.0
+    lexical: float = 0.0
+    coverage: float = 0.0
+
+
+class FaqResult(BaseModel):
+    """``faq_lookup``: the ranked hits and how much of the question the FAQ knows at all."""
+
+    hits: list[FaqHit]
+    known_share: float = 0.0  # share of the question's content words found anywhere in the FAQ
+    unknown_words: int = 0  # content words of the question no article uses (after spelling correction)
+    unknown_topic_words: int = 0  # of those, the long ones (topic words rather than chat words)
+
+
+class QuerySignals(BaseModel):
+    """How well a message matches the live corpus, for routing: comparable across corpora."""
+
+    faq_dense: float  # best dense cosine of any FAQ article
+    faq_lexical: float  # best BM25 score of any FAQ article
+    faq_coverage: float  # best share of the message's content words found in one of the top articles
+    faq_known_share: float  # share of the message's content words found anywhere in the FAQ
+    niche_semantic: float  # best cosine of any niche title/alias/summary vector
+    niche_name_share: float  # best share of a niche name's words the message carries
 
 
 class NicheHit(BaseModel):
@@ -55,8 +80,9 @@ class NicheResolution(BaseModel):
     """Either one confident ``niche`` or a ranked shortlist of ``candidates``."""
 
     niche: str | None = None
-    method: str | None = None  # exact | alias | fuzzy | semantic
+    method: str | None = None  # exact | alias | fuzzy | semantic | ranked
     candidates: list[NicheHit] = Field(default_factory=list)
+    lead: float | None = None  # the fused ranking's first niche over the second, as a share of the first
     show: int = 5
 
 

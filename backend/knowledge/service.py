@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from backend.core.config import Settings
+from backend.knowledge.calibration import load_calibration
+from backend.knowledge.chat_words import QUESTION_WORDS, REQUEST_FORMS
 from backend.knowledge.corpus import parse_faq
 from backend.knowledge.embeddings import Embedder, build_embedder
 from backend.knowledge.exceptions import ArticleNotFound, IndexMismatch, IndexMissing
@@ -27,15 +29,17 @@ from backend.knowledge.hybrid import normalise, rrf, weighted_sum
 from backend.knowledge.index_files import IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
 from backend.knowledge.niches import NicheResolver
-from backend.knowledge.normalize import to_cyrillic
+from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
 from backend.knowledge.schemas import (
     FaqHit,
     FaqRecord,
+    FaqResult,
     NicheAnalytics,
     NicheHit,
     NicheLookup,
     NicheRecord,
     NicheResolution,
+    QuerySignals,
 )
 from backend.knowledge.vector_store import VectorStore, VectorStoreUnavailable
 
@@ -48,6 +52,10 @@ RELOAD_CHECK_SECONDS = 1.0
 # Query vectors kept by text (least recently used out): one turn embeds the same normalised text for
 # the router, the niche resolver and the FAQ search. 512 x 512 float32 = 1 MiB.
 QUERY_CACHE_SIZE = 512
+SIGNAL_HITS = 3
+TOPIC_WORD = 6  # letters: a longer word the FAQ never uses names a topic it does not cover
+# Words of any chat message that name no topic (request verbs, fillers), never counted as unknown.
+CHAT_WORDS = frozenset(REQUEST_FORMS) | QUESTION_WORDS  # FAQ articles whose coverage of the message counts as routing evidence
 
 
 @dataclass
@@ -61,6 +69,8 @@ class _Generation:
     niche_by_name: dict[str, NicheRecord]
     niche_lexical: LexicalIndex
     resolver: NicheResolver
+    faq_stems: dict[str, frozenset[str]]  # every word stem of each article (title, summary, tags, text)
+    faq_vocabulary: frozenset[str]  # the union of faq_stems
     # Niche resolution runs on every analytics turn, so the analytics unit vectors (a few MB) are
     # searched in memory, well under a millisecond, instead of a Chroma round trip each time.
     niche_vectors: np.ndarray | None = None
@@ -78,6 +88,7 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
+        self.calibration = load_calibration(settings.CALIBRATION_PATH, embedder.model_id)
 
     @classmethod
     async def open(cls, settings: Settings, embedder: Embedder | None = None) -> KnowledgeBase:
@@ -114,7 +125,9 @@ class KnowledgeBase:
             niches=niches,
             niche_by_name={r.niche: r for r in niches},
             niche_lexical=LexicalIndex.load(directory / "analytics_bm25", len(niches)),
-            resolver=NicheResolver(niches, semantic),
+            resolver=NicheResolver(niches, semantic, lead=self.calibration.niche_lead),
+            faq_stems=(faq_stems := {r.article_id: _article_stems(r) for r in faq}),
+            faq_vocabulary=frozenset().union(*faq_stems.values()),
         )
         self._niche_space(generation)  # fetch the niche vectors now, not on the first question
         return generation
@@ -228,11 +241,14 @@ class KnowledgeBase:
             fused = weighted_sum([normalise(dense), normalise(lexical, floor=0.0)], [DENSE_WEIGHT, 1 - DENSE_WEIGHT])
         else:
             fused = dense or lexical
+        raw_dense, raw_lexical = dict(dense), dict(lexical)
+        wanted = _content_stems(query)
         hits = []
         for article_id, score in fused:
             if article_id == exclude or article_id not in gen.faq_by_id:
                 continue
             record = gen.faq_by_id[article_id]
+            covered = len(wanted & gen.faq_stems[article_id]) / len(wanted) if wanted else 0.0
             hits.append(
                 FaqHit(
                     article_id=article_id,
@@ -241,15 +257,57 @@ class KnowledgeBase:
                     tags=record.tags,
                     meta_tags=record.meta_tags,
                     score=round(score, 6),
+                    dense=round(raw_dense.get(article_id, 0.0), 6),
+                    lexical=round(raw_lexical.get(article_id, 0.0), 6),
+                    coverage=round(covered, 4),
                 )
             )
         return hits[:n]
+
+    def _signals(self, gen: _Generation, text: str) -> QuerySignals:
+        found = self._faq_lookup(gen, text, SIGNAL_HITS, None)
+        hits = found.hits
+        niche_vectors, _ = self._niche_space(gen)
+        semantic = self._semantic_niches(gen, text, 1) if len(niche_vectors) else []
+        return QuerySignals(
+            faq_dense=max((h.dense for h in hits), default=0.0),
+            faq_lexical=max((h.lexical for h in hits), default=0.0),
+            faq_coverage=max((h.coverage for h in hits), default=0.0),
+            faq_known_share=found.known_share,
+            niche_semantic=semantic[0][1] if semantic else 0.0,
+            niche_name_share=gen.resolver.name_share(text),
+        )
+
+    async def signals(self, text: str) -> QuerySignals:
+        """How well ``text`` matches the live FAQ and niche list (routing evidence from the index)."""
+        result: QuerySignals = await asyncio.to_thread(self._with_retry, lambda g: self._signals(g, text))
+        return result
 
     async def faq_search(
         self, query: str, n_results: int = 5, last_article_id: str | None = None, mode: str = "hybrid"
     ) -> list[FaqHit]:
         n = max(1, min(n_results, 20))
         return await asyncio.to_thread(self._with_retry, lambda g: self._faq_search(g, query, n, last_article_id, mode))
+
+    def _faq_lookup(self, gen: _Generation, query: str, n: int, exclude: str | None) -> FaqResult:
+        words = [w for w in to_cyrillic(query).split() if w not in STOP_WORDS and len(w) > 1 and not w.isdigit()]
+        corrected = [w for w in gen.faq_lexical.speller.correct_all(words) if w not in CHAT_WORDS]
+        wanted = {stem(w) for w in corrected}
+        known = len(wanted & gen.faq_vocabulary)
+        return FaqResult(
+            hits=self._faq_search(gen, query, n, exclude),
+            known_share=round(known / len(wanted), 4) if wanted else 1.0,
+            unknown_words=len(wanted) - known,
+            unknown_topic_words=len({stem(w) for w in corrected if len(w) >= TOPIC_WORD} - gen.faq_vocabulary),
+        )
+
+    async def faq_lookup(self, query: str, n_results: int = 5, last_article_id: str | None = None) -> FaqResult:
+        """``faq_search`` plus how much of the question the FAQ knows (the answer gate's evidence)."""
+        n = max(1, min(n_results, 20))
+        result: FaqResult = await asyncio.to_thread(
+            self._with_retry, lambda g: self._faq_lookup(g, query, n, last_article_id)
+        )
+        return result
 
     async def faq_get_by_id(self, article_id: str) -> FaqRecord:
         def find(gen: _Generation) -> FaqRecord | None:
@@ -322,3 +380,11 @@ class KnowledgeBase:
             self.store.count(gen.manifest.faq_collection)
 
         await asyncio.to_thread(check)
+
+
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in to_cyrillic(text).split() if w not in STOP_WORDS and len(w) > 1)
+
+
+def _article_stems(record: FaqRecord) -> frozenset[str]:
+    return _content_stems(" ".join([record.title, record.summary, " ".join(record.tags), record.text]))

@@ -6,12 +6,9 @@ Thresholds sit a little below the figures measured when the router was tuned (se
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
-from backend.assistant.factory import SCENARIO_DIR, build_offline_model
+from backend.assistant.factory import build_offline_model
 from backend.assistant.funnel import FunnelState, looks_like_funnel_answer
 from backend.assistant.offline.cues import read_cues
 from scripts.eval.routing_eval import EXTRA_FILE, MAIN_FILE, Summary, evaluate, load_cases, open_demo_knowledge
@@ -60,14 +57,6 @@ async def test_routing_accuracy_on_the_independent_set(summaries: dict[str, Summ
 
 def _norm(text: str) -> str:
     return read_cues(text).norm
-
-
-def test_routing_examples_are_disjoint_from_the_eval_sets() -> None:
-    examples = yaml.safe_load((SCENARIO_DIR / "routing_examples.yaml").read_text(encoding="utf-8"))
-    example_texts = {_norm(t) for texts in examples.values() for t in texts}
-    for path in (MAIN_FILE, EXTRA_FILE):
-        labelled = {_norm(item["text"]) for item in yaml.safe_load(Path(path).read_text(encoding="utf-8"))}
-        assert not example_texts & labelled, sorted(example_texts & labelled)
 
 
 def test_cues_read_translit_and_yo() -> None:

@@ -4,173 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
-import Stemmer
+from backend.knowledge.normalize import stems
 
-_stemmer = Stemmer.Stemmer("russian")
-_WORD = re.compile(r"[a-zа-яё0-9]+", re.I)
-_STOP = frozenset(
-    [
-        "и",
-        "в",
-        "во",
-        "не",
-        "что",
-        "он",
-        "на",
-        "я",
-        "с",
-        "со",
-        "как",
-        "а",
-        "то",
-        "все",
-        "она",
-        "так",
-        "его",
-        "но",
-        "да",
-        "ты",
-        "к",
-        "у",
-        "же",
-        "вы",
-        "за",
-        "бы",
-        "по",
-        "только",
-        "ее",
-        "мне",
-        "было",
-        "вот",
-        "от",
-        "меня",
-        "еще",
-        "нет",
-        "о",
-        "из",
-        "ему",
-        "теперь",
-        "когда",
-        "даже",
-        "ну",
-        "вдруг",
-        "ли",
-        "если",
-        "уже",
-        "или",
-        "ни",
-        "быть",
-        "был",
-        "него",
-        "до",
-        "вас",
-        "нибудь",
-        "опять",
-        "уж",
-        "вам",
-        "ведь",
-        "там",
-        "потом",
-        "себя",
-        "ничего",
-        "ей",
-        "может",
-        "они",
-        "тут",
-        "где",
-        "есть",
-        "надо",
-        "ней",
-        "для",
-        "мы",
-        "тебя",
-        "их",
-        "чем",
-        "была",
-        "сам",
-        "чтоб",
-        "без",
-        "будто",
-        "чего",
-        "раз",
-        "тоже",
-        "себе",
-        "под",
-        "будет",
-        "ж",
-        "тогда",
-        "кто",
-        "этот",
-        "того",
-        "потому",
-        "этого",
-        "какой",
-        "совсем",
-        "ним",
-        "здесь",
-        "этом",
-        "один",
-        "почти",
-        "мой",
-        "тем",
-        "чтобы",
-        "нее",
-        "сейчас",
-        "были",
-        "куда",
-        "зачем",
-        "всех",
-        "никогда",
-        "можно",
-        "при",
-        "наконец",
-        "два",
-        "об",
-        "другой",
-        "хоть",
-        "после",
-        "над",
-        "больше",
-        "тот",
-        "через",
-        "эти",
-        "нас",
-        "про",
-        "всего",
-        "них",
-        "какая",
-        "много",
-        "разве",
-        "три",
-        "эту",
-        "моя",
-        "впрочем",
-        "хорошо",
-        "свою",
-        "этой",
-        "перед",
-        "иногда",
-        "лучше",
-        "чуть",
-        "том",
-        "нельзя",
-        "такой",
-        "им",
-        "более",
-        "всегда",
-        "конечно",
-        "всю",
-        "между",
-        "ваш",
-        "ваши",
-        "вашего",
-        "у",
-        "меня",
-        "мне",
-    ]
-)
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+DEFAULT_SUPPORT = "support@leadinc.example"
+FIRST_ARTICLE_SENTENCES = 2
 
 GREETING = re.compile(r"^\s*(прив\w*|здравств\w*|добр\w*\s*(день|утро|вечер)|hi|hello|хай)\b", re.I)
 THANKS = re.compile(r"(спасибо|благодар)", re.I)
@@ -188,35 +29,53 @@ NUDGES = (
 
 
 def _stems(text: str) -> set[str]:
-    words = [w.lower().replace("ё", "е") for w in _WORD.findall(text)]
-    return {s for s in _stemmer.stemWords([w for w in words if w not in _STOP]) if len(s) > 1}
+    return {s for s in stems(text) if len(s) > 1}
 
 
-def best_paragraph(text: str, query: str, skip: str = "") -> str | None:
-    """The paragraph of an article that shares the most (stemmed) words with the question."""
+def _sentences(article: dict[str, Any]) -> list[str]:
+    """The article's sentences: its summary first, then its text (headings, tables and lists' markers dropped)."""
+    lines = [str(article.get("summary") or "")]
+    for line in str(article.get("text") or article.get("body") or "").splitlines():
+        line = line.strip().lstrip("-*•0123456789.) ").strip()
+        if line and not line.startswith(("#", "|", "_")):
+            lines.append(line)
+    found: list[str] = []
+    for line in lines:
+        found.extend(s.strip() for s in _SENTENCE.split(line) if len(s.strip()) > 2)
+    return list(dict.fromkeys(found))
+
+
+def answering_sentences(article: dict[str, Any], query: str, limit: int) -> list[str]:
+    """Up to ``limit`` sentences of the article sharing the most words with the question, in the
+    article's order; the summary when no sentence shares a word."""
     wanted = _stems(query)
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip() and not p.strip().startswith("#")]
-    scored = [(len(wanted & _stems(p)), -i, p) for i, p in enumerate(paragraphs) if p.strip() != skip.strip()]
-    if not scored:
-        return None
-    overlap, _, paragraph = max(scored)
-    return paragraph if overlap > 0 else paragraphs[0]
+    sentences = _sentences(article)
+    scored = sorted(((len(wanted & _stems(s)), -i) for i, s in enumerate(sentences)), reverse=True)
+    chosen = sorted(-i for overlap, i in scored[:limit] if overlap > 0)
+    if not chosen:
+        return sentences[:1]
+    return [sentences[i] for i in chosen]
 
 
-def faq_answer(article: dict[str, Any], query: str) -> str:
-    summary = str(article.get("summary") or "").strip()
-    body = str(article.get("text") or article.get("body") or "")
-    paragraph = best_paragraph(body, query, skip=summary)
-    parts = [summary] if summary else []
-    if paragraph and paragraph not in summary:
-        parts.append(paragraph)
-    return "\n\n".join(parts) or str(article.get("title", ""))
+def faq_answer(articles: Sequence[dict[str, Any]], query: str) -> str:
+    """The sentences of the shown articles that answer the question: up to two from the first
+    article, one from each further article that shares a word with the question."""
+    parts: list[str] = []
+    for n, article in enumerate(articles):
+        picked = answering_sentences(article, query, FIRST_ARTICLE_SENTENCES if n == 0 else 1)
+        if n > 0 and not (_stems(query) & _stems(" ".join(picked))):
+            continue
+        parts.extend(s for s in picked if s not in parts)
+    if not articles:
+        return ""
+    return " ".join(parts) or str(articles[0].get("title", ""))
 
 
-def faq_not_found() -> str:
+def faq_not_found(support_email: str = "") -> str:
     return (
-        "Точного ответа в нашей базе знаний я не нашёл. Напишите, пожалуйста, менеджеру на support@leadinc.example — "
-        "он ответит в рабочее время. А я могу рассказать о тарифах, пробном периоде или показать аналитику по нише."
+        "Точного ответа на этот вопрос в нашей базе знаний нет, а гадать я не буду. Напишите, пожалуйста, "
+        f"в поддержку на {support_email or DEFAULT_SUPPORT} — там ответят по существу. А я могу рассказать о тарифах, "
+        "пробном периоде или показать аналитику по нише."
     )
 
 

@@ -27,9 +27,10 @@ class OfflineChatModel:
     provider = "offline"
     model = "offline-router-v1"
 
-    def __init__(self, router: OfflineRouter, niche_probe: NicheProbe) -> None:
-        self._router = router
-        self._niche_probe = niche_probe
+    def __init__(self, router: OfflineRouter, niche_probe: NicheProbe, support_email: str = "") -> None:
+        self.router = router
+        self.niche_probe = niche_probe
+        self._support_email = support_email
 
     @staticmethod
     def _read(messages: list[Message]) -> tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]]]:
@@ -54,15 +55,16 @@ class OfflineChatModel:
             return await self._first_step(text, context)
         name, result = results[-1]
         if name == "faq_search":
-            hits = result.get("results") or []
-            if hits:
-                return _call("faq_get_by_id", {"article_id": str(hits[0]["article_id"])})
-            return _final("FAQ", "no_answer", composer.faq_not_found())
+            shown = [str(a) for a in result.get("sources") or []]
+            if not result.get("answerable") or not shown:
+                return _final("FAQ", "no_answer", composer.faq_not_found(self._support_email))
+            return _calls([("faq_get_by_id", {"article_id": article_id}) for article_id in shown])
         if name == "faq_get_by_id":
-            if result.get("error"):
-                return _final("FAQ", "no_answer", composer.faq_not_found())
-            source = [{"article_id": str(result.get("article_id")), "title": result.get("title", "")}]
-            return _final("FAQ", "answer", composer.faq_answer(result, text), sources=source)
+            articles = [r for n, r in results if n == "faq_get_by_id" and not r.get("error")]
+            if not articles:
+                return _final("FAQ", "no_answer", composer.faq_not_found(self._support_email))
+            sources = [{"article_id": str(a.get("article_id")), "title": a.get("title", "")} for a in articles]
+            return _final("FAQ", "answer", composer.faq_answer(articles, text), sources=sources)
         if name == "analytics_get_by_niche":
             if result.get("niche"):
                 reply = composer.analytics_answer(result["niche"], str(result.get("analytics", "")))
@@ -77,7 +79,7 @@ class OfflineChatModel:
 
     async def route(self, text: str, context: dict[str, Any]) -> Route:
         """The scenario decision alone (used by the first step and by ``scripts/eval/routing_eval``)."""
-        return await self._router.route(text, context, self._niche_probe)
+        return await self.router.route(text, context, self.niche_probe)
 
     async def _first_step(self, text: str, context: dict[str, Any]) -> ModelResponse:
         route = await self.route(text, context)
@@ -105,8 +107,16 @@ class OfflineChatModel:
 
 
 def _call(name: str, arguments: dict[str, Any]) -> ModelResponse:
+    return _calls([(name, arguments)])
+
+
+def _calls(calls: list[tuple[str, dict[str, Any]]]) -> ModelResponse:
     return ModelResponse(
-        content=None, tool_calls=[ToolCall(id=f"offline_{name}", name=name, arguments=_json(arguments))]
+        content=None,
+        tool_calls=[
+            ToolCall(id=f"offline_{name}_{n}", name=name, arguments=_json(arguments))
+            for n, (name, arguments) in enumerate(calls)
+        ],
     )
 
 

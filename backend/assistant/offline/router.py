@@ -1,15 +1,22 @@
-"""Offline scenario routing: conversation state first, then lexical cues, then nearest examples.
+"""Offline scenario routing: conversation state first, then a fitted classifier over routing evidence.
 
-Deterministic and local. The message is normalised by the knowledge layer (translit, ё, case) before
-anything else; examples live in ``scenario/routing_examples.yaml`` and are embedded once with the
-same offline embedder the knowledge base uses. Scores are the mean similarity of the k nearest
-examples per scenario plus fixed bonuses from the cues (``cues.py``) and the niche probe.
+Deterministic and local. State rules settle funnel answers (an e-mail, a code, a city inside the
+funnel) and bare small talk. Everything else is decided by a multinomial logistic regression
+(``backend.knowledge.calibration``; weights fitted on corpus A per embedding model by
+``python -m scripts.eval.calibrate``) over three kinds of evidence:
+
+* the live index: how well the message matches the operator's FAQ articles (dense cosine, BM25,
+  share of its words an article contains) and niche list (semantic similarity, name words, the
+  niche probe), so what is in the domain follows the corpus after a reindex, with no code change;
+* the mean similarity of the nearest routing examples per scenario (``scenario/routing_examples.yaml``);
+* generic lexical cues of intent (``cues.py``): a question, a wish to sign up, a request for figures.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,24 +27,25 @@ import yaml
 from backend.assistant.funnel import CODE, EMAIL, RESEND
 from backend.assistant.offline.cues import Cues, read_cues
 from backend.assistant.offline.niche_probe import NicheProbe, NicheSignal
+from backend.knowledge.calibration import LinearModel
+from backend.knowledge.schemas import QuerySignals
 
 Encode = Callable[[Sequence[str]], np.ndarray]
+SignalSource = Callable[[str], Awaitable[QuerySignals]]
 
 SCENARIOS = ("FAQ", "ANALYTICS", "REGISTRATION", "OFFTOPIC")
 FUNNEL_ANSWER_WORDS = 6
 SHORT_TALK_WORDS = 2
-
-# Bonuses added to the nearest-example similarity (cosines of USE vectors, ~0.3-0.9).
-SIGNUP_WISH = 0.30
-SIGNUP_QUESTION = 0.20
-SIGNUP_BARE = 0.12
-SERVICE_QUESTION = 0.15
-COVERAGE_QUESTION = 0.15
-LEADS_QUESTION = 0.10
-ANALYTICS_CUE = 0.12
-NICHE_REQUEST = 0.25
-NOT_DOMAIN = 0.12
-OFFTOPIC_CUE = 0.15
+CUE_FEATURES = (
+    "question", "address", "service_topic", "signup", "wish", "registration_word", "analytics_strong",
+    "analytics_weak", "trade", "consumer", "general_advice", "bot_address", "smalltalk",
+)  # fmt: skip
+FEATURES = (
+    *(f"nn_{s.lower()}" for s in SCENARIOS),
+    "faq_dense", "faq_lexical", "faq_coverage", "faq_known_share", "niche_semantic", "niche_name_share",
+    "niche_probe", "niche_extra_words", "signup_wish", "words", "after_analytics",
+    *CUE_FEATURES,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,14 @@ class Route:
 
 
 class OfflineRouter:
-    def __init__(self, examples_path: Path, encode: Encode, k: int = 3) -> None:
+    def __init__(
+        self,
+        examples_path: Path,
+        encode: Encode,
+        signals: SignalSource | None = None,
+        model: LinearModel | None = None,
+        k: int = 3,
+    ) -> None:
         raw: dict[str, list[str]] = yaml.safe_load(examples_path.read_text(encoding="utf-8"))
         labels: list[str] = []
         texts: list[str] = []
@@ -61,6 +76,8 @@ class OfflineRouter:
         matrix = np.asarray(encode(texts), dtype=np.float32)
         self._blocks = {s: matrix[[i for i, label in enumerate(labels) if label == s]] for s in SCENARIOS}
         self._k = k
+        self._signals = signals
+        self.model = model
 
     def _neighbours(self, text: str) -> dict[str, float]:
         vector = np.asarray(self._encode([text]), dtype=np.float32)[0]
@@ -100,49 +117,45 @@ class OfflineRouter:
         plain = not (cues.domain or cues.signup or cues.analytics_strong)
         return cues.gibberish or (cues.smalltalk and plain and cues.words <= SHORT_TALK_WORDS)
 
-    @staticmethod
-    def _bonuses(cues: Cues, context: dict[str, Any], niche: NicheSignal | None) -> dict[str, float]:
-        bonus = dict.fromkeys(SCENARIOS, 0.0)
-        signup_wish = cues.signup and cues.wish
-        # The hard boundary: wanting access now is REGISTRATION; asking about accounts/access is FAQ.
-        if signup_wish:
-            bonus["REGISTRATION"] += SIGNUP_WISH
-        elif (cues.signup or cues.registration_word) and (cues.question or cues.address):
-            bonus["FAQ"] += SIGNUP_QUESTION
-        elif cues.signup:
-            bonus["REGISTRATION"] += SIGNUP_BARE
-        advice = cues.general_advice and not cues.address
-        if cues.service_topic and (cues.question or cues.address) and not (signup_wish or advice):
-            bonus["FAQ"] += SERVICE_QUESTION
-        if cues.leads and cues.question and niche is None and not (cues.analytics_strong or cues.venting):
-            bonus["FAQ"] += LEADS_QUESTION  # "how/when do leads arrive?" is about the service
-        covered = cues.coverage and (cues.question or cues.address)
-        if covered:
-            bonus["FAQ"] += COVERAGE_QUESTION
-        if cues.analytics_strong:
-            bonus["ANALYTICS"] += ANALYTICS_CUE
-        if niche is not None and not covered and not signup_wish:
-            asked = cues.analytics_strong or cues.analytics_weak or niche.extra_words <= 1
-            consumer_only = cues.consumer and not cues.analytics_strong
-            if (asked or context.get("last_scenario") == "ANALYTICS") and not consumer_only:
-                bonus["ANALYTICS"] += NICHE_REQUEST
-        if not (cues.domain or niche):
-            bonus["OFFTOPIC"] += NOT_DOMAIN
-        if cues.consumer and not cues.analytics_strong and not cues.address:
-            bonus["OFFTOPIC"] += OFFTOPIC_CUE
-        if cues.venting and not (cues.service_topic and cues.question):
-            bonus["OFFTOPIC"] += OFFTOPIC_CUE
-        if advice:
-            bonus["OFFTOPIC"] += OFFTOPIC_CUE
-        if cues.bot_address and not (cues.domain or niche or cues.analytics_weak):
-            bonus["OFFTOPIC"] += OFFTOPIC_CUE
-        return bonus
+    async def features(
+        self, text: str, cues: Cues, context: dict[str, Any], niche: NicheSignal | None
+    ) -> dict[str, float]:
+        """The routing evidence for one message (see the module docstring), by feature name."""
+        neighbours = await asyncio.to_thread(self._neighbours, cues.norm or text)
+        evidence = await self._signals(text) if self._signals is not None else None
+        values: dict[str, float] = {f"nn_{s.lower()}": neighbours[s] for s in SCENARIOS}
+        if evidence is not None:
+            values |= {
+                "faq_dense": evidence.faq_dense,
+                "faq_lexical": math.log1p(max(evidence.faq_lexical, 0.0)),
+                "faq_coverage": evidence.faq_coverage,
+                "faq_known_share": evidence.faq_known_share,
+                "niche_semantic": evidence.niche_semantic,
+                "niche_name_share": evidence.niche_name_share,
+            }
+        values |= {
+            "niche_probe": float(niche is not None),
+            "niche_extra_words": min(niche.extra_words, 5) / 5 if niche is not None else 1.0,
+            "signup_wish": float(cues.signup and cues.wish),
+            "words": math.log1p(cues.words),
+            "after_analytics": float(context.get("last_scenario") == "ANALYTICS"),
+        }
+        values |= {name: float(getattr(cues, name)) for name in CUE_FEATURES}
+        return values
 
-    async def route(self, text: str, context: dict[str, Any], probe: NicheProbe | None = None) -> Route:
-        """State rules, then small talk, then the niche probe and the scored decision.
+    def decide(self, values: dict[str, float]) -> dict[str, float]:
+        """Scenario probabilities from the fitted model; without one, the nearest examples alone."""
+        if self.model is None:
+            return {s: values[f"nn_{s.lower()}"] for s in SCENARIOS}
+        return self.model.probabilities(values)
 
-        The probe (``resolve_niche``) and the embedding run only when the cheap rules did not settle
-        the message; the embedding runs in a worker thread, never on the event loop.
+    async def evidence(
+        self, text: str, context: dict[str, Any], probe: NicheProbe | None = None
+    ) -> Route | tuple[dict[str, float], NicheSignal | None]:
+        """A route settled by the state and small-talk rules, or the features for the classifier.
+
+        The probe, the index signals and the embedding run only when the cheap rules did not settle
+        the message; blocking work runs in worker threads, never on the event loop.
         """
         cues = read_cues(text)
         settled = self._by_state(text, cues, context)
@@ -156,8 +169,13 @@ class OfflineRouter:
             return Route("FAQ", "follow-up on the current article", {})
         if cues.smalltalk and not (cues.domain or cues.signup or cues.analytics_strong or niche):
             return Route("OFFTOPIC", "small talk", {})
-        scores = await asyncio.to_thread(self._neighbours, cues.norm or text)
-        for scenario, extra in self._bonuses(cues, context, niche).items():
-            scores[scenario] += extra
+        return await self.features(text, cues, context, niche), niche
+
+    async def route(self, text: str, context: dict[str, Any], probe: NicheProbe | None = None) -> Route:
+        found = await self.evidence(text, context, probe)
+        if isinstance(found, Route):
+            return found
+        values, niche = found
+        scores = self.decide(values)
         best = max(scores, key=lambda name: scores[name])
-        return Route(best, "scored", scores, niche.niche if niche else None)
+        return Route(best, "classified", scores, niche.niche if niche else None)

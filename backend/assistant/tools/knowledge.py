@@ -21,15 +21,25 @@ class FaqSearchArgs(BaseModel):
 
 class FaqSearchTool(Tool):
     name = "faq_search"
-    description = "Поиск статей базы знаний FAQ о сервисе. Возвращает id, заголовок, краткое содержание."
+    description = (
+        "Поиск статей базы знаний FAQ о сервисе. Возвращает статьи (id, заголовок, краткое содержание, оценки), "
+        "answerable — есть ли в базе ответ, и sources — статьи, которые стоит показать."
+    )
     Args: ClassVar[type[BaseModel]] = FaqSearchArgs
     collection = "faq"
 
     async def run(self, args: Any, ctx: TurnContext) -> dict[str, Any]:
-        hits = as_list(await ctx.knowledge.faq_search(args.query, args.n_results, args.last_article_id))
-        ctx.faq_hits = hits
-        keep = ("article_id", "title", "summary", "tags", "score")
-        return {"results": [{k: hit.get(k) for k in keep if k in hit} for hit in hits]}
+        found = await ctx.knowledge.faq_lookup(args.query, args.n_results, args.last_article_id)
+        calibration = ctx.knowledge.calibration
+        ctx.faq_hits = as_list(found.hits)
+        answerable = calibration.answers(found)
+        ctx.faq_shown = [h.article_id for h in calibration.shown(found.hits)] if answerable else []
+        keep = ("article_id", "title", "summary", "tags", "score", "coverage")
+        return {
+            "results": [{k: hit.get(k) for k in keep if k in hit} for hit in ctx.faq_hits],
+            "answerable": answerable,
+            "sources": ctx.faq_shown,
+        }
 
 
 class FaqGetByIdArgs(BaseModel):

@@ -1,0 +1,140 @@
+"""Decisions fitted on a labelled corpus, not set by hand: ``scenario/calibration.json`` (``CALIBRATION_PATH``).
+
+``python -m scripts.eval.calibrate`` fits them on corpus A, one entry per embedding model (cosines
+of different models live on different scales), with scikit-learn; here they are only applied, with
+numpy, so the product does not need scikit-learn at run time. An entry holds:
+
+* ``router``: a multinomial logistic regression over routing features (scenario probabilities);
+* ``answer_gate`` + ``gate_threshold``: a logistic regression telling whether the best FAQ hits
+  answer the question at all;
+* ``source_ratio``: a further article is shown as a source when its fused score is at least this
+  share of the first one's;
+* ``niche_lead``: the shortlist's first niche is answered outright when its fused score leads the
+  second by at least this share.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.knowledge.schemas import FaqHit, FaqResult
+
+logger = logging.getLogger(__name__)
+
+MAX_SOURCES = 3
+ANSWERED = "answer"  # the answer gate's positive class
+GATE_HITS = 3
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Standardised features → logistic (binary) or softmax (multinomial) probabilities."""
+
+    features: tuple[str, ...]
+    classes: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray  # (1 or n_classes, n_features)
+    intercept: np.ndarray
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> LinearModel:
+        return cls(
+            features=tuple(raw["features"]),
+            classes=tuple(raw["classes"]),
+            mean=np.asarray(raw["mean"], dtype=np.float64),
+            scale=np.asarray(raw["scale"], dtype=np.float64),
+            coef=np.asarray(raw["coef"], dtype=np.float64),
+            intercept=np.asarray(raw["intercept"], dtype=np.float64),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "classes": list(self.classes),
+            "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(),
+            "coef": self.coef.round(6).tolist(),
+            "intercept": self.intercept.round(6).tolist(),
+        }
+
+    def probabilities(self, values: dict[str, float]) -> dict[str, float]:
+        x = (np.array([values.get(name, 0.0) for name in self.features]) - self.mean) / self.scale
+        logits = self.coef @ x + self.intercept
+        if len(self.classes) == 2 and len(logits) == 1:  # binary: one logit for the second class
+            p = 1.0 / (1.0 + np.exp(-logits[0]))
+            return {self.classes[0]: float(1 - p), self.classes[1]: float(p)}
+        exp = np.exp(logits - logits.max())
+        return dict(zip(self.classes, (exp / exp.sum()).tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    router: LinearModel | None = None
+    answer_gate: LinearModel | None = None
+    gate_threshold: float = 0.5
+    source_ratio: float = 1.0  # 1.0: only the first article
+    niche_lead: float | None = None  # None: never answer from the shortlist
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Calibration:
+        return cls(
+            router=LinearModel.from_dict(raw["router"]) if raw.get("router") else None,
+            answer_gate=LinearModel.from_dict(raw["answer_gate"]) if raw.get("answer_gate") else None,
+            gate_threshold=float(raw.get("gate_threshold", 0.5)),
+            source_ratio=float(raw.get("source_ratio", 1.0)),
+            niche_lead=float(raw["niche_lead"]) if raw.get("niche_lead") is not None else None,
+        )
+
+    def answer_probability(self, found: FaqResult) -> float:
+        """How likely the best hits answer the question (1.0 without a fitted gate)."""
+        if not found.hits:
+            return 0.0
+        if self.answer_gate is None:
+            return 1.0
+        return self.answer_gate.probabilities(gate_features(found))[ANSWERED]
+
+    def answers(self, found: FaqResult) -> bool:
+        return bool(found.hits) and self.answer_probability(found) >= self.gate_threshold
+
+    def shown(self, hits: Sequence[FaqHit]) -> list[FaqHit]:
+        """The articles to show as sources: the first, and up to two more whose fused score is close."""
+        if not hits:
+            return []
+        top = hits[0].score
+        return [hits[0], *(h for h in hits[1:MAX_SOURCES] if top > 0 and h.score >= self.source_ratio * top)]
+
+
+def load_calibration(path: Path, model_id: str) -> Calibration:
+    """The entry fitted for ``model_id``; an empty calibration (with a warning) when there is none."""
+    entries: dict[str, Any] = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    raw = entries.get(model_id)
+    if raw is None:
+        logger.warning(
+            "no calibration for this embedding model; fit one with: python -m scripts.eval.calibrate",
+            extra={"model_id": model_id, "path": str(path)},
+        )
+        return Calibration()
+    return Calibration.from_dict(raw)
+
+
+def gate_features(found: FaqResult) -> dict[str, float]:
+    """The answer gate's inputs: the raw evidence of the best hits (dense cosine, BM25, the share of
+    the question's words an article holds) and how much of the question the FAQ knows at all."""
+    top = found.hits[:GATE_HITS]
+    return {
+        "dense": max(h.dense for h in top),
+        "lexical": float(np.log1p(max(max(h.lexical for h in top), 0.0))),
+        "coverage": max(h.coverage for h in top),
+        "first_coverage": top[0].coverage,
+        "known_share": found.known_share,
+        "unknown_words": float(min(found.unknown_words, 4)),
+        "unknown_topic_words": float(min(found.unknown_topic_words, 3)),
+    }
