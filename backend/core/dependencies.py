@@ -1,4 +1,6 @@
-"""Typed infrastructure dependencies. Objects are built once in the lifespan and read from app.state."""
+"""Typed infrastructure dependencies. Objects are built once in the lifespan and read from app.state.
+
+No domain imports here: a domain's own dependencies (the limiter, the session) live in its package."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.config import Settings
 from backend.core.database import session_scope
-from backend.limits.limiter import RateLimiter
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -29,12 +30,8 @@ def get_redis(request: Request) -> aioredis.Redis:
     return redis
 
 
-def get_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.limiter
-    return limiter
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-DbSession = Annotated[AsyncSession, Depends(get_db)]
+# Function scope: the unit of work commits (and runs its after-commit callbacks) before the response is
+# sent, so a failed commit is answered as an error instead of after a 200 went out.
+DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
-LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
