@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.config import Settings
-from backend.core.database import session_scope
+from backend.core.database import unit_of_work
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -21,7 +21,9 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(request.app.state.db_factory):
+    # ``async with``, not ``async for``: the route's exception must reach the unit of work (rollback,
+    # then the on-close callbacks) now, not when the suspended generator is collected.
+    async with unit_of_work(request.app.state.db_factory) as session:
         yield session
 
 
