@@ -20,10 +20,10 @@ from backend.codes.service import CodeService
 from backend.core.celery import create_celery_app
 from backend.core.config import Settings
 from backend.core.database import async_session_factory, create_async_db_engine
+from backend.core.ratelimit import RateLimiter
 from backend.core.redis import create_async_redis, resolve_redis_url
 from backend.health.service import HealthRegistry, database_check, redis_check
 from backend.knowledge.service import KnowledgeBase
-from backend.limits.limiter import RateLimiter
 from backend.limits.service import OfftopicQuota
 from backend.voice.service import VoiceService
 from backend.voice.tracking import TaskTracker

@@ -7,22 +7,35 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth.models import User
 from backend.auth.sessions import SessionStore
-from backend.chat.service import build_caller
+from backend.chat.service import ChatService, build_caller
 from backend.core.celery import app_of, task
+from backend.core.config import Settings
 from backend.core.database import unit_of_work
 from backend.core.errors import NotFound
-from backend.runtime import Runtime, build_runtime
 from backend.voice.constants import TASK_LIMITS
 
 _LIMITS = TASK_LIMITS["chat.process_text"]
 _TURN_WAIT_SECONDS = _LIMITS.soft_seconds / 3  # a voice message queues behind a typed turn, within its time limit
 
 
-async def _turn(runtime: Runtime, text: str, sid: str) -> dict[str, Any]:
+class ChatRuntime(Protocol):
+    """What a chat task needs from the process's runtime (built by the composition root)."""
+
+    settings: Settings
+    redis: aioredis.Redis
+    db_factory: async_sessionmaker[AsyncSession]
+
+    def chat_service(self) -> ChatService: ...
+
+
+async def _turn(runtime: ChatRuntime, text: str, sid: str) -> dict[str, Any]:
     settings = runtime.settings
     store = SessionStore(runtime.redis, settings.SESSION_TTL_SECONDS)
     state = await store.load(sid)
@@ -42,6 +55,6 @@ async def _turn(runtime: Runtime, text: str, sid: str) -> dict[str, Any]:
 def process_text(self: Any, stt_result: dict[str, Any], sid: str) -> dict[str, Any]:
     app = app_of(self)
     loop: asyncio.AbstractEventLoop = app.resource("event_loop", asyncio.new_event_loop)
-    runtime: Runtime = app.resource("runtime", lambda: loop.run_until_complete(build_runtime(app.settings)))
+    runtime: ChatRuntime = app.runtime(loop)
     text = str(stt_result.get("text", "")).strip()
     return loop.run_until_complete(_turn(runtime, text, sid))

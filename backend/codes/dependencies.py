@@ -6,9 +6,8 @@ from typing import Annotated
 from fastapi import Depends, Header
 
 from backend.codes.service import CodeService
-from backend.core.dependencies import RedisDep, SettingsDep
+from backend.core.dependencies import LimiterDep, RedisDep, SettingsDep
 from backend.core.errors import Forbidden, Unauthorized
-from backend.limits.limiter import LimiterDep
 
 
 def get_code_service(redis: RedisDep, limiter: LimiterDep, settings: SettingsDep) -> CodeService:

@@ -1,6 +1,6 @@
 """Typed infrastructure dependencies. Objects are built once in the lifespan and read from app.state.
 
-No domain imports here: a domain's own dependencies (the limiter, the session) live in its package."""
+No domain imports here: a domain's own dependencies (the session, the chat quotas) live in its package."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.config import Settings
 from backend.core.database import unit_of_work
+from backend.core.ratelimit import RateLimiter
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -32,8 +33,14 @@ def get_redis(request: Request) -> aioredis.Redis:
     return redis
 
 
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # Function scope: the unit of work commits (and runs its after-commit callbacks) before the response is
 # sent, so a failed commit is answered as an error instead of after a 200 went out.
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]

@@ -9,8 +9,7 @@ from fastapi import Depends, Request
 
 from backend.auth.dependencies import CurrentSession, CurrentUserOptional
 from backend.core.client_ip import client_ip, parse_networks
-from backend.core.dependencies import SettingsDep
-from backend.limits.limiter import LimiterDep
+from backend.core.dependencies import LimiterDep, SettingsDep
 from backend.limits.service import enforce
 
 

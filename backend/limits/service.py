@@ -4,7 +4,7 @@ turns out to be small talk (SPEC section 5)."""
 from __future__ import annotations
 
 from backend.core.errors import TooManyRequests
-from backend.limits.limiter import RateLimiter
+from backend.core.ratelimit import RateLimiter
 
 OFFTOPIC_DETAIL = (
     "Давайте вернёмся к делу: лимит разговоров на отвлечённые темы на сегодня исчерпан (ещё {seconds} с). "

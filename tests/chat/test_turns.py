@@ -102,6 +102,10 @@ async def test_a_busy_session_answers_409_in_the_error_shape(
     assert len(asked) == 3 - len(refused)
 
 
+def _journal_lines(settings: Settings) -> list[str]:
+    return Path(settings.error_journal_path).read_text().splitlines()
+
+
 async def _install_failing_reply_trigger(settings: Settings) -> None:
     """A real PostgreSQL trigger: storing an assistant reply fails, after the funnel created the account."""
     conn = psycopg2.connect(settings.database_url_sync.replace("postgresql+psycopg2://", "postgresql://"))
@@ -154,7 +158,7 @@ async def test_a_failure_after_account_creation_leaves_no_account_and_no_cookie(
         assert failed.json()["error_code"] == "INTERNAL_ERROR" and "retry-after" not in failed.headers
         request_id = failed.headers["x-request-id"]
         assert failed.json()["request_id"] == request_id
-        journal = [json.loads(line) for line in Path(app_settings.error_journal_path).read_text().splitlines()]
+        journal = [json.loads(line) for line in _journal_lines(app_settings)]
         assert any(r["kind"] == "unhandled_error" and r["request_id"] == request_id for r in journal)
         assert "fastapiusersauth" not in set_cookies(failed)
         users, transitions = _funnel_rows(app_settings, email)

@@ -47,12 +47,11 @@ def _journal(settings: Settings) -> list[dict[str, Any]]:
 
 
 async def test_a_uniqueness_violation_is_409(settings: Settings) -> None:
-    email = f"dup-{uuid.uuid4().hex[:6]}@example.com"
     insert = (
         "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified, created_at) "
-        f"VALUES (gen_random_uuid(), '{email}', 'x', true, false, false, now())"
+        "VALUES (gen_random_uuid(), :email, 'x', true, false, false, now())"
     )
-    exc = await _raised(settings, f"{insert}; {insert}")
+    exc = await _raised(settings, f"{insert}; {insert}", {"email": f"dup-{uuid.uuid4().hex[:6]}@example.com"})
     status, body, headers = classify(exc, "/test")
     assert (status, body["error_code"]) == (409, "ALREADY_EXISTS") and body["detail"]
     assert "Retry-After" not in headers
@@ -120,7 +119,7 @@ async def test_an_http_dependency_unreachable_is_503() -> None:
 
 
 def test_a_full_disk_is_503_and_a_missing_file_is_500(tmp_path: Path) -> None:
-    with pytest.raises(OSError) as full, open("/dev/full", "wb") as out:  # noqa: PTH123
+    with pytest.raises(OSError) as full, open("/dev/full", "wb") as out:
         out.write(b"x")
         out.flush()
     status, body, headers = classify(full.value, "/test")

@@ -1,17 +1,15 @@
 """Moving-window rate limits stored in Redis, via the maintained ``limits`` library.
 
-One ``RateLimiter`` per process shares the app's Redis connection pool; ``LimiterDep`` reads the
-app's from ``app.state`` (this module imports no other domain, so any domain may use it).
+One ``RateLimiter`` per process shares the app's Redis connection pool. Infrastructure, not a domain:
+the code service and the chat quotas (``backend.limits``) both count with it.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Annotated
 
 import redis.asyncio as aioredis
-from fastapi import Depends, Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -44,11 +42,3 @@ class RateLimiter:
     async def allows(self, rule: RateLimitItem, *identifiers: str) -> bool:
         """Whether one more hit would be allowed, without counting it."""
         return bool(await self._strategy.test(rule, *identifiers))
-
-
-def get_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.limiter
-    return limiter
-
-
-LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
