@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import psycopg2
+import pytest
 
 from backend.auth.mailer import latest_outbox_code
 from backend.core.config import Settings
@@ -106,8 +107,14 @@ def _journal_lines(settings: Settings) -> list[str]:
     return Path(settings.error_journal_path).read_text().splitlines()
 
 
-async def _install_failing_reply_trigger(settings: Settings) -> None:
-    """A real PostgreSQL trigger: storing an assistant reply fails, after the funnel created the account."""
+async def _install_failing_reply_trigger(settings: Settings, at_commit: bool) -> None:
+    """A real PostgreSQL trigger: storing the registration reply fails, after the funnel created the
+    account; ``at_commit``: a deferred constraint trigger, so the turn runs to its end and COMMIT fails."""
+    when = (
+        "CREATE CONSTRAINT TRIGGER leadinc_test_fail_reply AFTER INSERT ON messages DEFERRABLE INITIALLY DEFERRED"
+        if at_commit
+        else "CREATE TRIGGER leadinc_test_fail_reply BEFORE INSERT ON messages"
+    )
     conn = psycopg2.connect(settings.database_url_sync.replace("postgresql+psycopg2://", "postgresql://"))
     conn.autocommit = True
     try:
@@ -122,9 +129,8 @@ async def _install_failing_reply_trigger(settings: Settings) -> None:
                     RETURN NEW;
                 END $$ LANGUAGE plpgsql;
                 DROP TRIGGER IF EXISTS leadinc_test_fail_reply ON messages;
-                CREATE TRIGGER leadinc_test_fail_reply BEFORE INSERT ON messages
-                    FOR EACH ROW EXECUTE FUNCTION leadinc_test_fail_reply();
                 """
+                + f"{when} FOR EACH ROW EXECUTE FUNCTION leadinc_test_fail_reply();"
             )
     finally:
         conn.close()
@@ -140,16 +146,19 @@ def _drop_failing_reply_trigger(settings: Settings) -> None:
         conn.close()
 
 
+@pytest.mark.parametrize("at_commit", [False, True], ids=["reply-insert-fails", "commit-fails"])
 async def test_a_failure_after_account_creation_leaves_no_account_and_no_cookie(
-    settings: Settings, tmp_path: Path, app_factory: Any
+    settings: Settings, tmp_path: Path, app_factory: Any, at_commit: bool
 ) -> None:
+    """The request's unit of work commits before the response goes out: even a failing COMMIT is
+    answered as an error, without the login cookie, and leaves no account."""
     app_settings = _turn_settings(settings, tmp_path)
     app = await app_factory(app_settings)
     email = "broken@example.com"
     async with client_for(app) as http:
         code = await _to_stage_one(http, app_settings, email)
         assert (await http.post("/ai/chat", json={"message": code})).json()["action"] == "ask_city"
-        await _install_failing_reply_trigger(app_settings)
+        await _install_failing_reply_trigger(app_settings, at_commit)
         try:
             failed = await http.post("/ai/chat", json={"message": "Казань, стоматология"})
         finally:
