@@ -17,13 +17,13 @@ from backend.auth.dependencies import CurrentSession, SessionStoreDep
 from backend.auth.sessions import SessionState
 from backend.chat.dependencies import CallerDep, ChatServiceDep
 from backend.chat.schemas import ChatRequest
-from backend.core.database import after_commit, commit, unit_of_work
+from backend.core.database import commit, unit_of_work
 from backend.core.dependencies import DbSession, SettingsDep
 from backend.core.error_handlers import classify
 from backend.core.openapi import error_responses
 from backend.limits.dependencies import ChatRateLimited
 from backend.voice.dependencies import VoiceServiceDep
-from backend.voice.service import VoiceService, accepted
+from backend.voice.service import VoiceService
 
 router = APIRouter(prefix="/ai", tags=["chat"])
 
@@ -39,13 +39,7 @@ _LIMITED = error_responses(
 
 def _spoken(db: AsyncSession, reply: Reply, voice: VoiceService, state: SessionState, audio_format: str) -> Reply:
     """Point ``audio`` at a ``voice.tts`` task for the reply's text, sent once the turn has committed."""
-    plan = voice.plan_speech(reply.reply, state, audio_format)
-
-    async def start() -> None:
-        await voice.start(plan, state)
-
-    after_commit(db, start)
-    task = accepted(plan.task_id)
+    task = voice.start_after_commit(db, voice.plan_speech(reply.reply, state, audio_format), state)
     return reply.model_copy(update={"audio": AudioRef(task_id=task.task_id, status_url=task.status_url)})
 
 

@@ -10,7 +10,6 @@ from fastapi.responses import FileResponse, Response
 
 from backend.auth.cookies import carry_cookies
 from backend.auth.dependencies import CurrentSession
-from backend.core.database import commit
 from backend.core.dependencies import DbSession
 from backend.core.errors import NotFound
 from backend.core.openapi import error_responses
@@ -55,8 +54,7 @@ async def voice_upload(
     plan = await service.prepare_upload(
         db, file.filename, _chunks(file), state, voice_reply=voice_reply, fmt=audio_format
     )
-    await commit(db)  # the session and audio event rows (and the Redis state) exist before any task can run
-    return await service.start(plan, state)
+    return service.start_after_commit(db, plan, state)  # the session and audio event rows exist first
 
 
 @router.post(
@@ -81,8 +79,7 @@ async def tts(
         audio = FileResponse(stored.path, media_type=ENCODINGS[body.format].mime, headers={"X-Audio-URL": stored.url})
         return carry_cookies(response, audio)
     plan = service.plan_speech(body.text, state, body.format)
-    await commit(db)  # the session row (and the Redis state) exist before the task writes its audio event
-    return await service.start(plan, state)
+    return service.start_after_commit(db, plan, state)  # the session row exists before the task runs
 
 
 @router.get("/ai/tasks/{task_id}", response_model=TaskStatusOut, responses=error_responses(404, descriptions=_TEXTS))
