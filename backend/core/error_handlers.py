@@ -3,7 +3,8 @@
 Exceptions no domain rule turned into an ``AppError`` are classified honestly (:func:`classify`):
 a dependency that cannot be reached or timed out (PostgreSQL, Redis, Chroma over HTTP, a full or
 read-only disk) is 503 with ``Retry-After``; a uniqueness violation is 409 ``ALREADY_EXISTS``; a value
-the database refuses is 422; everything else is a 500 written to the error journal with the request id.
+the database refuses is 422; everything else is a 500 written to the error journal with the request id
+(the response carries it as ``X-Request-ID``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.core.errors import AppError
-from backend.core.logging import journal_error, request_id_var
+from backend.core.logging import journal_error
 
 logger = logging.getLogger(__name__)
 
@@ -167,13 +168,9 @@ def classify(exc: BaseException, path: str, method: str = "") -> tuple[int, dict
         journal_error("dependency_unavailable", exc, part=part, path=path)
         detail = f"Временно недоступно хранилище ({part}). Попробуйте через минуту."
         return 503, {"error_code": "SERVICE_UNAVAILABLE", "detail": detail}, {"Retry-After": "5"}
-    request_id = request_id_var.get()
-    journal_error("unhandled_error", exc, path=path, method=method)
+    journal_error("unhandled_error", exc, path=path, method=method)  # with the request id (X-Request-ID)
     logger.error("unhandled error", exc_info=exc)
-    body = {"error_code": "INTERNAL_ERROR", "detail": "Внутренняя ошибка сервера. Мы уже знаем о ней."}
-    if request_id:
-        body["request_id"] = request_id
-    return 500, body, {}
+    return 500, {"error_code": "INTERNAL_ERROR", "detail": "Внутренняя ошибка сервера. Мы уже знаем о ней."}, {}
 
 
 async def _classified(request: Request, exc: Exception) -> JSONResponse:

@@ -166,7 +166,6 @@ async def test_a_failure_after_account_creation_leaves_no_account_and_no_cookie(
         assert failed.status_code == 500, failed.text  # our bug, not an outage: no Retry-After
         assert failed.json()["error_code"] == "INTERNAL_ERROR" and "retry-after" not in failed.headers
         request_id = failed.headers["x-request-id"]
-        assert failed.json()["request_id"] == request_id
         journal = [json.loads(line) for line in _journal_lines(app_settings)]
         assert any(r["kind"] == "unhandled_error" and r["request_id"] == request_id for r in journal)
         assert "fastapiusersauth" not in set_cookies(failed)

@@ -69,7 +69,7 @@ async def test_other_integrity_errors_and_programming_errors_are_500(settings: S
         assert (status, body["error_code"]) == (500, "INTERNAL_ERROR")
         typo = await _raised(settings, "SELEC 1")
         status, body, headers = classify(typo, "/test")
-        assert (status, body["error_code"], body["request_id"]) == (500, "INTERNAL_ERROR", "req-classify-1")
+        assert (status, body["error_code"]) == (500, "INTERNAL_ERROR")
         assert "Retry-After" not in headers
     finally:
         request_id_var.reset(token)
