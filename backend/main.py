@@ -18,6 +18,7 @@ from backend.core.inputs import require_body_media_type
 from backend.core.logging import configure_logging
 from backend.core.middleware import BodySizeLimitMiddleware, JsonTrustedHostMiddleware, RequestIdMiddleware
 from backend.core.openapi import install_openapi
+from backend.metrics.instruments import observe_app_error
 from backend.metrics.middleware import HttpMetricsMiddleware
 from backend.runtime import build_runtime
 from backend.voice.service import upload_body_limit
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(require_body_media_type)],
     )
     app.state.settings = settings
-    install_error_handlers(app)
+    install_error_handlers(app, observe=observe_app_error)
     app.include_router(api_router)
     install_openapi(app, csrf=settings.CSRF_ENABLED)
 

@@ -1,7 +1,7 @@
 """Imports every domain's models so that metadata (Alembic, tests) sees all tables. Nothing else."""
 
-from backend.auth.models import User
-from backend.chat.models import ChatSession, FunnelEvent, Message
+from backend.auth.models import ChatSession, User
+from backend.chat.models import FunnelEvent, Message
 from backend.core.orm import Base
 from backend.voice.models import AudioEvent
 

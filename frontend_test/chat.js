@@ -248,6 +248,7 @@
       let buffer = "", streamed = "";
       const onEvent = (event, data) => {
         if (event === "delta") { streamed += data.text; textOf(msg).textContent = streamed; scrollDown(); }
+        else if (event === "reset") { streamed = ""; textOf(msg).textContent = ""; }  // the server replaces what it sent
         else if (event === "message") { replied = true; renderReply(msg, data); }
         else if (event === "error") throw new TurnError(data.detail || "Не удалось получить ответ.");
       };

@@ -32,6 +32,7 @@ class Scripted:
     status: int = 200
     delay: float = 0.0
     chunk_delay: float = 0.01  # between streamed content chunks
+    drop_after_chunks: int | None = None  # streamed: hang up (no end of the body) after this many content chunks
 
 
 def text(payload: dict[str, Any] | str) -> Scripted:
@@ -114,7 +115,9 @@ class OpenAIStandIn:
             try:
                 yield chunk({"role": "assistant"})
                 if item.content:
-                    for start in range(0, len(item.content), 12):
+                    for number, start in enumerate(range(0, len(item.content), 12)):
+                        if item.drop_after_chunks is not None and number >= item.drop_after_chunks:
+                            raise ConnectionAbortedError("scripted: the model server went away mid-answer")
                         yield chunk({"content": item.content[start : start + 12]})
                         await asyncio.sleep(item.chunk_delay)
                 finished = True

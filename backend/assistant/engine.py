@@ -17,7 +17,8 @@ from typing import Any
 from backend.assistant.context import Caller, TurnContext
 from backend.assistant.contract import Reply, Scenario, Source
 from backend.assistant.funnel import Funnel, FunnelState, looks_like_funnel_answer
-from backend.assistant.loop import DeltaSink, LoopResult, run_loop
+from backend.assistant.loop import DeltaSink, LoopResult, StreamSink, run_loop
+from backend.assistant.ports import AccountsPort
 from backend.assistant.postprocess import attach_analytics, attach_sources
 from backend.assistant.providers.base import ChatModel, Message, ModelError
 from backend.assistant.streaming import chunk_text
@@ -35,6 +36,7 @@ class TurnInput:
     chat_session_id: uuid.UUID
     caller: Caller
     session_data: dict[str, Any]
+    accounts: AccountsPort  # bound to the turn's unit of work: a failed turn leaves no account behind
     history: list[tuple[str, str]] = field(default_factory=list)  # (role, text), oldest first
 
 
@@ -95,8 +97,19 @@ class TurnEngine:
     ) -> LoopResult:
         return await run_loop(model, self._messages(turn, funnel), self.registry, ctx, sink)
 
-    async def run(self, turn: TurnInput, sink: DeltaSink | None = None) -> TurnOutput:
+    async def run(self, turn: TurnInput, stream: StreamSink | None = None) -> TurnOutput:
+        """One turn. With ``stream``, text goes out as it is produced; whenever the final reply differs
+        from what was already sent (the model failed mid-answer, the funnel took over), a ``reset``
+        precedes the final text, so the deltas after the last reset always add up to ``reply.reply``."""
         started = time.perf_counter()
+        sent: list[str] = []
+        sink: DeltaSink | None = None
+        if stream is not None:
+
+            async def sink(text: str) -> None:
+                sent.append(text)
+                await stream.delta(text)
+
         funnel = FunnelState.load(turn.session_data)
         ctx = TurnContext(knowledge=self.knowledge, session_data=turn.session_data, caller=turn.caller)
         provider, fallback_reason = self.model, None
@@ -123,6 +136,7 @@ class TurnEngine:
                 funnel,
                 turn.text,
                 reply.fields,
+                accounts=turn.accounts,
                 sid=turn.sid,
                 chat_session_id=turn.chat_session_id,
                 already_registered=turn.caller.is_authenticated,
@@ -143,9 +157,8 @@ class TurnEngine:
         else:
             reply = reply.model_copy(update={"sources": [], "dashboard": None})
 
-        if sink is not None and not result.streamed.strip():
-            for chunk in chunk_text(reply.reply):
-                await sink(chunk)
+        if stream is not None:
+            await _settle(stream, "".join(sent), reply.reply)
         turn.session_data["last_scenario"] = reply.scenario.value
         turn.session_data["last_action"] = reply.action
         meta = {
@@ -162,6 +175,20 @@ class TurnEngine:
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
         }
         return TurnOutput(reply=reply, meta=meta, login_user_id=login_user_id)
+
+
+async def _settle(stream: StreamSink, shown: str, final: str) -> None:
+    """Make the streamed text equal to ``final``: send what is missing, or reset and send it all."""
+    if shown == final:
+        return
+    if shown and final.startswith(shown):
+        rest = final[len(shown) :]
+    else:
+        if shown:
+            await stream.reset()
+        rest = final
+    for chunk in chunk_text(rest):
+        await stream.delta(chunk)
 
 
 __all__ = ["Source", "TurnEngine", "TurnInput", "TurnOutput"]

@@ -14,7 +14,7 @@ from backend.assistant.funnel import Funnel
 from backend.assistant.offline.model import OfflineChatModel
 from backend.assistant.offline.niche_probe import make_niche_probe
 from backend.assistant.offline.router import OfflineRouter
-from backend.assistant.ports import AccountsPort, CodesPort, KnowledgePort, MailerPort
+from backend.assistant.ports import CodesPort, KnowledgePort, MailerPort
 from backend.assistant.providers.base import ChatModel
 from backend.assistant.providers.openai_compat import OpenAIChatModel
 from backend.assistant.tools.base import ToolRegistry
@@ -64,14 +64,12 @@ def build_engine(
     encode: Encode,
     codes: CodesPort,
     mailer: MailerPort,
-    accounts: AccountsPort,
     scenario_dir: Path = SCENARIO_DIR,
 ) -> TurnEngine:
     offline = build_offline_model(knowledge, encode, scenario_dir, settings.SUPPORT_EMAIL)
     funnel = Funnel(
         codes=codes,
         mailer=mailer,
-        accounts=accounts,
         knowledge=knowledge,
         cities=CityFinder(scenario_dir / "cities.txt"),
         trial_days=settings.TRIAL_DAYS,

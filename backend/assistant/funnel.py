@@ -75,14 +75,12 @@ class Funnel:
         *,
         codes: CodesPort,
         mailer: MailerPort,
-        accounts: AccountsPort,
         knowledge: KnowledgePort,
         cities: CityFinder,
         trial_days: int,
     ) -> None:
         self._codes = codes
         self._mailer = mailer
-        self._accounts = accounts
         self._knowledge = knowledge
         self._cities = cities
         self._trial_days = trial_days
@@ -93,19 +91,21 @@ class Funnel:
         text: str,
         extracted: dict[str, Any],
         *,
+        accounts: AccountsPort,
         sid: str,
         chat_session_id: uuid.UUID,
         already_registered: bool,
     ) -> FunnelResult:
+        """One funnel step. ``accounts`` is bound to the turn's unit of work (it only flushes)."""
         if already_registered and state.stage is None:
             return FunnelResult("already_registered", "Вы уже зарегистрированы и вошли в аккаунт. Чем помочь?", 3)
         before = state.stage
         if state.stage in (None, 1):
             result = await self._stage_one(state, text, extracted, sid)
         else:
-            result = await self._stage_two(state, text, extracted, chat_session_id)
+            result = await self._stage_two(state, text, extracted, chat_session_id, accounts)
         if state.stage != before:
-            await self._accounts.record_transition(chat_session_id, before, state.stage)
+            await accounts.record_transition(chat_session_id, before, state.stage)
         return result
 
     async def _send_code(self, state: FunnelState, email: str, sid: str) -> FunnelResult:
@@ -163,7 +163,12 @@ class Funnel:
         )
 
     async def _stage_two(
-        self, state: FunnelState, text: str, extracted: dict[str, Any], chat_session_id: uuid.UUID
+        self,
+        state: FunnelState,
+        text: str,
+        extracted: dict[str, Any],
+        chat_session_id: uuid.UUID,
+        accounts: AccountsPort,
     ) -> FunnelResult:
         rest = text
         choice = CHOICE.match(text)
@@ -183,7 +188,7 @@ class Funnel:
             elif getattr(resolution, "candidates", None):
                 state.candidates = [c if isinstance(c, str) else c.niche for c in resolution.candidates][:5]
         if state.city and state.niche:
-            return await self._complete(state, chat_session_id)
+            return await self._complete(state, chat_session_id, accounts)
         if not state.niche and state.candidates:
             listing = "\n".join(f"{i}. {name}" for i, name in enumerate(state.candidates, 1))
             return FunnelResult(
@@ -202,9 +207,9 @@ class Funnel:
             {"city": state.city},
         )
 
-    async def _complete(self, state: FunnelState, chat_session_id: uuid.UUID) -> FunnelResult:
+    async def _complete(self, state: FunnelState, chat_session_id: uuid.UUID, accounts: AccountsPort) -> FunnelResult:
         assert state.contact is not None
-        user_id, trial_end = await self._accounts.register_from_funnel(
+        user_id, trial_end = await accounts.register_from_funnel(
             chat_session_id, state.contact, state.city, state.niche
         )
         state.stage = 3

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -27,6 +27,15 @@ REPAIR_PROMPT = (
 )
 
 DeltaSink = Callable[[str], Awaitable[None]]
+
+
+class StreamSink(Protocol):
+    """Where a streamed turn's text goes: ``delta`` appends a chunk; ``reset`` drops the text sent so
+    far because the server replaces it (SPEC section 3 stream events)."""
+
+    async def delta(self, text: str) -> None: ...
+
+    async def reset(self) -> None: ...
 
 
 @dataclass

@@ -46,10 +46,11 @@ async def current_session(
     state = await store.resume_or_create(db, sid, user.id if user else None)
     pending = state.data.pop("pending_login_user_id", None)
     if pending and user is None:  # the funnel registered this visitor during a streamed or voice turn
-        state = await sign_in_by_id(response, uuid.UUID(pending), state.sid, store, db, settings)
+        state = await sign_in_by_id(response, uuid.UUID(pending), state.sid, store, db, settings, state)
     elif state.is_new:
         set_session_cookie(response, settings, state.sid)
-    await db.commit()  # the chat_sessions row must exist before other transactions and tasks use it
+    # No commit here: the request's unit of work stores the row (a chat turn commits it with the
+    # visitor's message first; routes that start tasks commit before sending them).
     return state
 
 

@@ -1,10 +1,12 @@
-"""The user account (fastapi-users compatible) with trial and subscription dates."""
+"""The user account (fastapi-users compatible) with trial and subscription dates, and the
+conversation session row that the ``sessionid`` cookie names (guest or user)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.orm import Base, CreatedAt, UUIDPrimaryKey, utcnow
@@ -27,3 +29,15 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     def has_active_access(self, now: datetime | None = None) -> bool:
         moment = now or utcnow()
         return any(end is not None and end > moment for end in (self.trial_ends_at, self.subscription_ends_at))
+
+
+class ChatSession(UUIDPrimaryKey, CreatedAt, Base):
+    __tablename__ = "chat_sessions"
+
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    is_guest: Mapped[bool] = mapped_column(default=True)
+    funnel_stage: Mapped[int | None] = mapped_column(Integer)
+    contact: Mapped[str | None] = mapped_column(String(320))
+    city: Mapped[str | None] = mapped_column(String(200))
+    niche: Mapped[str | None] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -65,11 +65,17 @@ def profile(user: User, settings: Settings) -> UserProfile:
 
 
 async def sign_in(
-    response: Response, user: User, old_sid: str | None, store: SessionStore, db: AsyncSession, settings: Settings
+    response: Response,
+    user: User,
+    old_sid: str | None,
+    store: SessionStore,
+    db: AsyncSession,
+    settings: Settings,
+    current: SessionState | None = None,
 ) -> SessionState:
     """Set the JWT cookie and move the conversation to a new session id (no session fixation)."""
     set_auth_cookie(response, settings, await jwt_strategy(settings).write_token(user))
-    state = await store.rotate(db, old_sid, user.id)
+    state = await store.rotate(db, old_sid, user.id, current)
     set_session_cookie(response, settings, state.sid)
     return state
 
@@ -81,6 +87,7 @@ async def sign_in_by_id(
     store: SessionStore,
     db: AsyncSession,
     settings: Settings,
+    current: SessionState | None = None,
 ) -> SessionState:
     user = await make_user_manager(db, settings).get(user_id)
-    return await sign_in(response, user, old_sid, store, db, settings)
+    return await sign_in(response, user, old_sid, store, db, settings, current)

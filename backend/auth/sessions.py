@@ -1,6 +1,8 @@
 """Conversation sessions: the ``sessionid`` cookie names a JSON state kept in Redis for 12 h.
 
-Each session also has a ``chat_sessions`` row, so messages survive the Redis state.
+Each session also has a ``chat_sessions`` row, so messages survive the Redis state. Methods that take
+the request's ``AsyncSession`` only flush, and write Redis after that unit of work commits: a failed
+request leaves no state pointing at a row that was never stored, and no destroyed old session.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.chat import repository as chat_repository
+from backend.auth import repository
+from backend.core.database import after_commit
 
 
 @dataclass
@@ -68,10 +71,18 @@ class SessionStore:
         if sid:
             await self._redis.delete(self._key(sid))
 
+    def save_after_commit(self, db: AsyncSession, state: SessionState) -> None:
+        """Write ``state`` to Redis once ``db``'s unit of work commits (its current contents then)."""
+
+        async def save() -> None:
+            await self.save(state)
+
+        after_commit(db, save)
+
     async def create(self, db: AsyncSession, user_id: uuid.UUID | None) -> SessionState:
-        row = await chat_repository.create_session(db, user_id)
+        row = await repository.create_session(db, user_id)
         state = SessionState(sid=secrets.token_urlsafe(32), chat_session_id=row.id, user_id=user_id, is_new=True)
-        await self.save(state)
+        self.save_after_commit(db, state)
         return state
 
     async def resume_or_create(self, db: AsyncSession, sid: str | None, user_id: uuid.UUID | None) -> SessionState:
@@ -83,10 +94,18 @@ class SessionStore:
             await self.attach_user(db, state, user_id)
         return state
 
-    async def rotate(self, db: AsyncSession, old_sid: str | None, user_id: uuid.UUID) -> SessionState:
-        """New session id after login (no session fixation); the conversation carries over."""
-        old = await self.load(old_sid)
-        await self.destroy(old_sid)
+    async def rotate(
+        self, db: AsyncSession, old_sid: str | None, user_id: uuid.UUID, current: SessionState | None = None
+    ) -> SessionState:
+        """New session id after login (no session fixation); the conversation carries over.
+
+        ``current`` is the old session as this request holds it (newer than Redis during a turn)."""
+        old = current if current is not None and current.sid == old_sid else await self.load(old_sid)
+
+        async def destroy_old() -> None:
+            await self.destroy(old_sid)
+
+        after_commit(db, destroy_old)
         if old is None or old.user_id not in (None, user_id):
             return await self.create(db, user_id)
         state = SessionState(
@@ -96,6 +115,6 @@ class SessionStore:
         return state
 
     async def attach_user(self, db: AsyncSession, state: SessionState, user_id: uuid.UUID) -> None:
-        await chat_repository.attach_user(db, state.chat_session_id, user_id)
+        await repository.attach_user(db, state.chat_session_id, user_id)
         state.user_id = user_id
-        await self.save(state)
+        self.save_after_commit(db, state)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -18,11 +17,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import User
 from backend.core.config import Settings
-from backend.core.dependencies import SettingsDep, get_db
+from backend.core.dependencies import DbSession, SettingsDep
 
 logger = logging.getLogger(__name__)
 
 UserDatabase = SQLAlchemyUserDatabase[Any, Any]
+
+
+class FlushingUserDatabase(SQLAlchemyUserDatabase[Any, Any]):
+    """fastapi-users' adapter commits on every write; ours only flushes, so a user created inside a
+    request (or a chat turn) commits with the rest of its unit of work, or not at all."""
+
+    async def create(self, create_dict: dict[str, Any]) -> Any:
+        user = self.user_table(**create_dict)
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def update(self, user: Any, update_dict: dict[str, Any]) -> Any:
+        for key, value in update_dict.items():
+            setattr(user, key, value)
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def delete(self, user: Any) -> None:
+        await self.session.delete(user)
+        await self.session.flush()
 
 
 class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):  # type: ignore[type-var]
@@ -37,7 +58,7 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):  # type: ignor
 
 
 def make_user_manager(session: AsyncSession, settings: Settings) -> UserManager:
-    manager = UserManager(SQLAlchemyUserDatabase(session, User))  # type: ignore[type-var]
+    manager = UserManager(FlushingUserDatabase(session, User))
     manager.reset_password_token_secret = settings.SECRET
     manager.verification_token_secret = settings.SECRET
     return manager
@@ -47,10 +68,8 @@ def jwt_strategy(settings: Settings) -> JWTStrategy[User, uuid.UUID]:  # type: i
     return JWTStrategy(secret=settings.SECRET, lifetime_seconds=settings.JWT_LIFETIME_SECONDS)
 
 
-async def get_user_manager(
-    settings: SettingsDep, session: AsyncSession = Depends(get_db)
-) -> AsyncIterator[UserManager]:
-    yield make_user_manager(session, settings)
+def get_user_manager(settings: SettingsDep, session: DbSession) -> UserManager:
+    return make_user_manager(session, settings)
 
 
 UserManagerDep = Annotated[UserManager, Depends(get_user_manager)]

@@ -1,4 +1,4 @@
-"""Conversations: sessions (guest or user), messages and registration-funnel events."""
+"""Conversations: messages and registration-funnel events (the ``chat_sessions`` row is auth's)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,6 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.orm import Base, CreatedAt, JSONType, UUIDPrimaryKey, utcnow
-
-
-class ChatSession(UUIDPrimaryKey, CreatedAt, Base):
-    __tablename__ = "chat_sessions"
-
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    is_guest: Mapped[bool] = mapped_column(default=True)
-    funnel_stage: Mapped[int | None] = mapped_column(Integer)
-    contact: Mapped[str | None] = mapped_column(String(320))
-    city: Mapped[str | None] = mapped_column(String(200))
-    niche: Mapped[str | None] = mapped_column(String(300))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Message(UUIDPrimaryKey, CreatedAt, Base):

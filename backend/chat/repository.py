@@ -1,4 +1,5 @@
-"""All SQL for conversations: sessions, messages, funnel events."""
+"""All SQL for conversations: messages, funnel events, the conversation fields of a session row
+(creating and attaching session rows is ``auth.repository``'s)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.chat.models import ChatSession, FunnelEvent, Message
-
-
-async def create_session(db: AsyncSession, user_id: uuid.UUID | None) -> ChatSession:
-    row = ChatSession(user_id=user_id, is_guest=user_id is None)
-    db.add(row)
-    await db.flush()
-    return row
-
-
-async def attach_user(db: AsyncSession, chat_session_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    await db.execute(
-        update(ChatSession).where(ChatSession.id == chat_session_id).values(user_id=user_id, is_guest=False)
-    )
+from backend.auth.models import ChatSession
+from backend.chat.models import FunnelEvent, Message
 
 
 async def move_history_to_user(db: AsyncSession, chat_session_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    await attach_user(db, chat_session_id, user_id)
+    await update_session_fields(db, chat_session_id, user_id=user_id, is_guest=False)
     await db.execute(update(Message).where(Message.session_id == chat_session_id).values(user_id=user_id))
 
 

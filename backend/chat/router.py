@@ -6,7 +6,8 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.assistant.contract import AudioRef, Reply
@@ -16,6 +17,7 @@ from backend.auth.dependencies import CurrentSession, SessionStoreDep
 from backend.auth.sessions import SessionState
 from backend.chat.dependencies import CallerDep, ChatServiceDep
 from backend.chat.schemas import ChatRequest
+from backend.core.database import commit, unit_of_work
 from backend.core.dependencies import DbSession, SettingsDep
 from backend.core.error_handlers import classify
 from backend.core.openapi import error_responses
@@ -25,13 +27,20 @@ from backend.voice.service import VoiceService
 
 router = APIRouter(prefix="/ai", tags=["chat"])
 
-_LIMITED = error_responses(429, descriptions={429: "FLOOD_LIMIT, DAILY_LIMIT or OFFTOPIC_LIMIT (Retry-After)"})
+_LIMITED = error_responses(
+    409,
+    429,
+    descriptions={
+        409: "TURN_IN_PROGRESS: the session's previous turn is still running",
+        429: "FLOOD_LIMIT, DAILY_LIMIT or OFFTOPIC_LIMIT (Retry-After)",
+    },
+)
 
 
-async def _spoken(reply: Reply, voice: VoiceService, state: SessionState, audio_format: str) -> Reply:
-    """Start ``voice.tts`` for the reply's text (its rows must be committed) and point ``audio`` at it."""
-    accepted = await voice.start(voice.plan_speech(reply.reply, state, audio_format), state)
-    return reply.model_copy(update={"audio": AudioRef(task_id=accepted.task_id, status_url=accepted.status_url)})
+def _spoken(db: AsyncSession, reply: Reply, voice: VoiceService, state: SessionState, audio_format: str) -> Reply:
+    """Point ``audio`` at a ``voice.tts`` task for the reply's text, sent once the turn has committed."""
+    task = voice.start_after_commit(db, voice.plan_speech(reply.reply, state, audio_format), state)
+    return reply.model_copy(update={"audio": AudioRef(task_id=task.task_id, status_url=task.status_url)})
 
 
 @router.post("/chat", response_model=Reply, dependencies=[ChatRateLimited], responses=_LIMITED)
@@ -46,14 +55,19 @@ async def chat(
     settings: SettingsDep,
     voice: VoiceServiceDep,
 ) -> Reply:
-    result = await service.handle(body.message, state, caller)
-    reply = result.reply
+    # One unit of work (DbSession commits before the response goes out): a failure anywhere below
+    # leaves neither the account nor the login cookie behind.
+    result = await service.handle(db, body.message, state, caller)
+    reply, state = result.reply, result.state
     if result.login_user_id is not None:
-        state = await auth_service.sign_in_by_id(response, result.login_user_id, state.sid, store, db, settings)
+        state = await auth_service.sign_in_by_id(response, result.login_user_id, state.sid, store, db, settings, state)
     if body.voice:
-        await db.commit()  # the session rows exist before the speech task can run
-        reply = await _spoken(reply, voice, state, body.audio_format)
+        reply = _spoken(db, reply, voice, state, body.audio_format)
     return reply
+
+
+def _event(kind: str, payload: object) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event=kind)
 
 
 @router.post(
@@ -61,42 +75,64 @@ async def chat(
     dependencies=[ChatRateLimited],
     response_class=EventSourceResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "delta events, then one message event"},
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "delta events (a reset event drops the text sent so far), then one message event",
+        },
         **_LIMITED,
     },
 )
 async def chat_stream(
+    request: Request,
     body: ChatRequest,
     response: Response,
     state: CurrentSession,
     caller: CallerDep,
     service: ChatServiceDep,
     voice: VoiceServiceDep,
+    db: DbSession,
 ) -> EventSourceResponse:
     queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue()
 
-    async def sink(text: str) -> None:
-        await queue.put(ServerSentEvent(data=json.dumps({"text": text}, ensure_ascii=False), event="delta"))
+    class Sink:
+        async def delta(self, text: str) -> None:
+            await queue.put(_event("delta", {"text": text}))
+
+        async def reset(self) -> None:
+            await queue.put(_event("reset", {}))
+
+    # Wait for the session's previous turn now, so a busy session is answered 409 before the stream opens.
+    lock = service.turn_lock(state.sid)
+    await lock.acquire()
+    try:
+        # The request's own unit of work (a new session's row, a sign-in) ends here, before the turn's
+        # unit of work starts in the background: the turn's rows reference it.
+        await commit(db)
+    except BaseException:
+        await lock.release()
+        raise
 
     async def run_turn() -> None:
         try:
-            result = await service.handle(body.message, state, caller, sink)
-            if result.login_user_id is not None:
-                state.data["pending_login_user_id"] = str(result.login_user_id)
-                await service.save_state(state)
-            reply = result.reply
-            if body.voice:  # the session row is committed (CurrentSession), so the task may start now
-                reply = await _spoken(reply, voice, state, body.audio_format)
-            payload = reply.model_dump(mode="json")
-            await queue.put(ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="message"))
+            async with unit_of_work(request.app.state.db_factory) as turn_db:
+                result = await service.handle(turn_db, body.message, state, caller, Sink(), lock=lock)
+                if result.login_user_id is not None:  # the next request signs in (the headers are sent)
+                    result.state.data["pending_login_user_id"] = str(result.login_user_id)
+                reply = result.reply
+                if body.voice:
+                    reply = _spoken(turn_db, reply, voice, result.state, body.audio_format)
+            await queue.put(_event("message", reply.model_dump(mode="json")))  # committed: the last word
         except Exception as exc:  # headers are sent: report in the error shape, never end the stream silently
             _, error, _ = classify(exc, "/ai/chat/stream", "POST")
-            await queue.put(ServerSentEvent(data=json.dumps(error, ensure_ascii=False), event="error"))
+            await queue.put(_event("error", error))
         finally:
+            await lock.release()  # after the commit and the Redis write
             await queue.put(None)
 
+    # Started here, not when the response starts iterating, so the lock is released even if it never does.
+    task = asyncio.create_task(run_turn())
+
     async def events() -> AsyncIterator[ServerSentEvent]:
-        task = asyncio.create_task(run_turn())
         try:
             while (event := await queue.get()) is not None:
                 yield event

@@ -1,5 +1,11 @@
-"""One chat turn around the engine: persist the user's message first, run the engine, persist the
-reply with its metadata, enforce the OFFTOPIC quota, keep the session state."""
+"""One chat turn around the engine, as one unit of work on the caller's ``AsyncSession``.
+
+Order: take the session's turn lock (turns of one session never overlap); reload the session state
+(another turn may just have changed it); store the visitor's message and commit it at once (SPEC:
+it persists before anything slow or fallible); run the engine; count the OFFTOPIC quota; add the
+reply. Everything after the message only flushes: the caller's unit of work commits the reply, the
+funnel's account and stage change together, then writes the Redis state, then releases the lock.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +13,22 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.assistant.context import Caller
-from backend.assistant.contract import Reply
+from backend.assistant.contract import Reply, Scenario
 from backend.assistant.engine import TurnEngine, TurnInput
-from backend.assistant.loop import DeltaSink
+from backend.assistant.loop import StreamSink
 from backend.auth.models import User
 from backend.auth.service import has_analytics_access
 from backend.auth.sessions import SessionState, SessionStore
 from backend.chat import repository
+from backend.chat.accounts import FunnelAccounts
+from backend.chat.turns import TurnLock
 from backend.core.config import Settings
-from backend.limits.dependencies import enforce_offtopic_quota
-from backend.limits.limiter import RateLimiter
+from backend.core.database import commit, on_close
+from backend.limits.service import OfftopicQuota
 from backend.metrics.instruments import record_turn
 
 logger = logging.getLogger(__name__)
@@ -37,62 +46,114 @@ class ChatResult:
     reply: Reply
     login_user_id: uuid.UUID | None
     message_id: uuid.UUID
+    state: SessionState  # the session as the turn left it (saved to Redis after the commit)
+
+
+class _Buffered:
+    """A stream that holds the text back until the turn is known not to hit the OFFTOPIC quota."""
+
+    def __init__(self, target: StreamSink) -> None:
+        self.target = target
+        self.events: list[str | None] = []  # a chunk, or None for a reset
+
+    async def delta(self, text: str) -> None:
+        self.events.append(text)
+
+    async def reset(self) -> None:
+        self.events.append(None)
+
+    async def flush(self) -> None:
+        for event in self.events:
+            await (self.target.reset() if event is None else self.target.delta(event))
+        self.events.clear()
 
 
 class ChatService:
     def __init__(
         self,
         *,
-        db_factory: async_sessionmaker[AsyncSession],
         engine: TurnEngine,
         store: SessionStore,
-        limiter: RateLimiter,
+        redis: aioredis.Redis,
+        offtopic: OfftopicQuota,
         settings: Settings,
     ) -> None:
-        self._db_factory = db_factory
         self._engine = engine
         self._store = store
-        self._limiter = limiter
+        self._redis = redis
+        self._offtopic = offtopic
         self._settings = settings
 
-    async def _save_user_message(self, state: SessionState, text: str) -> tuple[uuid.UUID, list[tuple[str, str]]]:
-        async with self._db_factory() as db, db.begin():
-            history = await repository.recent_messages(db, state.chat_session_id, self._settings.HISTORY_TURNS)
-            row = await repository.add_message(
-                db, session_id=state.chat_session_id, user_id=state.user_id, role="user", text=text
-            )
-            return row.id, [(m.role, m.text) for m in history]
+    def turn_lock(self, sid: str, *, wait_seconds: float | None = None) -> TurnLock:
+        return TurnLock(
+            self._redis,
+            sid,
+            expire_seconds=self._settings.TURN_LOCK_SECONDS,
+            wait_seconds=self._settings.TURN_WAIT_SECONDS if wait_seconds is None else wait_seconds,
+        )
 
-    async def save_state(self, state: SessionState) -> None:
-        await self._store.save(state)
+    async def handle(
+        self,
+        db: AsyncSession,
+        text: str,
+        state: SessionState,
+        caller: Caller,
+        stream: StreamSink | None = None,
+        *,
+        lock: TurnLock | None = None,
+        wait_seconds: float | None = None,
+    ) -> ChatResult:
+        """One turn in ``db``'s unit of work (the caller commits).
 
-    async def handle(self, text: str, state: SessionState, caller: Caller, sink: DeltaSink | None = None) -> ChatResult:
-        message_id, history = await self._save_user_message(state, text)  # before anything that can fail
+        Takes the session's turn lock and releases it when the unit of work ends, or uses ``lock``,
+        already held and released by the caller. Raises 409 TURN_IN_PROGRESS when the session's
+        previous turn does not finish within ``wait_seconds`` (default TURN_WAIT_SECONDS)."""
+        if lock is None:
+            lock = self.turn_lock(state.sid, wait_seconds=wait_seconds)
+            await lock.acquire()
+            on_close(db, lock.release)  # after the commit and the Redis write, or after a rollback
+        stored = await self._store.load(state.sid)
+        if stored is not None and stored.chat_session_id == state.chat_session_id:
+            state.data = stored.data  # what the previous turn of this session left
+
+        history = await repository.recent_messages(db, state.chat_session_id, self._settings.HISTORY_TURNS)
+        message = await repository.add_message(
+            db, session_id=state.chat_session_id, user_id=state.user_id, role="user", text=text
+        )
+        await commit(db)  # the visitor's message (and a new session's row) persist before anything can fail
+        self._store.save_after_commit(db, state)  # the state this turn leaves, once its reply is stored
+
+        # A stream must not show small talk that the OFFTOPIC quota then refuses: when the quota has no
+        # room left, the text waits until the reply is known not to be OFFTOPIC.
+        buffered = None
+        if stream is not None and not await self._offtopic.has_room(state.sid):
+            buffered = stream = _Buffered(stream)
         turn = TurnInput(
             text=text,
             sid=state.sid,
             chat_session_id=state.chat_session_id,
             caller=caller,
             session_data=state.data,
-            history=history,
+            accounts=FunnelAccounts(db, self._settings),
+            history=[(m.role, m.text) for m in history],
         )
-        output = await self._engine.run(turn, sink)
-        await self._store.save(state)
-        if output.reply.scenario == "OFFTOPIC":
-            await enforce_offtopic_quota(self._limiter, self._settings.RATE_OFFTOPIC, state.sid)
-        async with self._db_factory() as db, db.begin():
-            await repository.add_message(
-                db,
-                session_id=state.chat_session_id,
-                user_id=output.login_user_id or state.user_id,
-                role="assistant",
-                text=output.reply.reply,
-                scenario=output.reply.scenario.value,
-                meta=output.meta | {"reply": output.reply.model_dump(mode="json", exclude={"reply"})},
-            )
+        output = await self._engine.run(turn, stream)
+        if output.reply.scenario == Scenario.OFFTOPIC:
+            await self._offtopic.count(state.sid)
+        if buffered is not None:
+            await buffered.flush()
+        await repository.add_message(
+            db,
+            session_id=state.chat_session_id,
+            user_id=output.login_user_id or state.user_id,
+            role="assistant",
+            text=output.reply.reply,
+            scenario=output.reply.scenario.value,
+            meta=output.meta | {"reply": output.reply.model_dump(mode="json", exclude={"reply"})},
+        )
         record_turn(output.meta, (self._settings.LLM_PRICE_INPUT_PER_MTOK, self._settings.LLM_PRICE_OUTPUT_PER_MTOK))
         logger.info(
             "chat turn",
             extra={k: output.meta[k] for k in ("scenario", "action", "provider", "fallback", "latency_ms")},
         )
-        return ChatResult(reply=output.reply, login_user_id=output.login_user_id, message_id=message_id)
+        return ChatResult(reply=output.reply, login_user_id=output.login_user_id, message_id=message.id, state=state)

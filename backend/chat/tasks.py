@@ -7,32 +7,47 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth.models import User
 from backend.auth.sessions import SessionStore
-from backend.chat.service import build_caller
+from backend.chat.service import ChatService, build_caller
 from backend.core.celery import app_of, task
+from backend.core.config import Settings
+from backend.core.database import unit_of_work
 from backend.core.errors import NotFound
-from backend.runtime import Runtime, build_runtime
 from backend.voice.constants import TASK_LIMITS
 
 _LIMITS = TASK_LIMITS["chat.process_text"]
+_TURN_WAIT_SECONDS = _LIMITS.soft_seconds / 3  # a voice message queues behind a typed turn, within its time limit
 
 
-async def _turn(runtime: Runtime, text: str, sid: str) -> dict[str, Any]:
-    store = SessionStore(runtime.redis, runtime.settings.SESSION_TTL_SECONDS)
+class ChatRuntime(Protocol):
+    """What a chat task needs from the process's runtime (built by the composition root)."""
+
+    settings: Settings
+    redis: aioredis.Redis
+    db_factory: async_sessionmaker[AsyncSession]
+
+    def chat_service(self) -> ChatService: ...
+
+
+async def _turn(runtime: ChatRuntime, text: str, sid: str) -> dict[str, Any]:
+    settings = runtime.settings
+    store = SessionStore(runtime.redis, settings.SESSION_TTL_SECONDS)
     state = await store.load(sid)
     if state is None:
         raise NotFound("Сессия истекла — отправьте сообщение ещё раз.", error_code="SESSION_EXPIRED")
-    user = None
-    if state.user_id is not None:
-        async with runtime.db_factory() as db:
-            user = await db.get(User, state.user_id)
-    result = await runtime.chat_service().handle(text, state, build_caller(user, runtime.settings))
-    if result.login_user_id is not None:  # registered by voice: the next request picks up the cookie
-        state.data["pending_login_user_id"] = str(result.login_user_id)
-        await store.save(state)
+    async with unit_of_work(runtime.db_factory) as db:
+        user = await db.get(User, state.user_id) if state.user_id is not None else None
+        result = await runtime.chat_service().handle(
+            db, text, state, build_caller(user, settings), wait_seconds=_TURN_WAIT_SECONDS
+        )
+        if result.login_user_id is not None:  # registered by voice: the next request picks up the cookie
+            result.state.data["pending_login_user_id"] = str(result.login_user_id)
     return {"transcript": text, "reply": result.reply.model_dump(mode="json")}
 
 
@@ -40,6 +55,6 @@ async def _turn(runtime: Runtime, text: str, sid: str) -> dict[str, Any]:
 def process_text(self: Any, stt_result: dict[str, Any], sid: str) -> dict[str, Any]:
     app = app_of(self)
     loop: asyncio.AbstractEventLoop = app.resource("event_loop", asyncio.new_event_loop)
-    runtime: Runtime = app.resource("runtime", lambda: loop.run_until_complete(build_runtime(app.settings)))
+    runtime: ChatRuntime = app.runtime(loop)
     text = str(stt_result.get("text", "")).strip()
     return loop.run_until_complete(_turn(runtime, text, sid))

@@ -16,8 +16,8 @@ from backend.core.config import Settings, get_settings
 from backend.core.error_handlers import install_error_handlers
 from backend.core.logging import configure_logging
 from backend.core.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from backend.core.ratelimit import RateLimiter
 from backend.core.redis import create_async_redis, resolve_redis_url
-from backend.limits.limiter import RateLimiter
 
 
 def create_code_app(settings: Settings | None = None) -> FastAPI:

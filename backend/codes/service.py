@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from backend.codes.exceptions import CodeAttemptsExceeded, CodeExpired, CodeInvalid
 from backend.core.config import Settings
 from backend.core.errors import TooManyRequests
-from backend.limits.limiter import RateLimiter
+from backend.core.ratelimit import RateLimiter
 
 CODE_LENGTH = 6
 
@@ -105,9 +105,3 @@ class CodeService:
             await self._redis.delete(key)
             raise CodeAttemptsExceeded
         raise CodeInvalid(f"Неверный код. Осталось попыток: {remaining}.", extra={"attempts_left": remaining})
-
-    async def cooldown_left(self, contact: str) -> int:
-        ttl = await self._redis.ttl(self._key(contact))
-        if ttl < 0:
-            return 0
-        return max(0, self._settings.CODE_RESEND_SECONDS - (self._settings.CODE_TTL_SECONDS - ttl))

@@ -11,13 +11,12 @@ app built here: the worker's (``backend.worker``) and the producer the API build
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
@@ -26,12 +25,15 @@ from celery import Celery, Task, shared_task
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.core.config import ROOT_DIR, Settings
+from backend.core.config import Settings
 from backend.core.database import create_sync_db_engine, sync_session_factory
 from backend.core.logging import journal_error
 
 QUEUES = ("text", "audio")
 TASK_MODULES = ("backend.voice.tasks", "backend.chat.tasks")
+# The composition root that builds a worker process's runtime (engine, services), named as a string
+# like the task modules: tasks ask their app for it (``LeadincCelery.runtime``) instead of importing it.
+RUNTIME_FACTORY = "backend.runtime:build_runtime"
 TASK_ROUTES = {"voice.*": {"queue": "audio"}, "chat.*": {"queue": "text"}}
 RESULT_EXPIRES_SECONDS = 24 * 3600  # results and task ownership records live this long
 
@@ -115,6 +117,16 @@ class LeadincCelery(Celery):  # type: ignore[misc]
             self._resources[key] = factory()
         return cast(T, self._resources[key])
 
+    def runtime(self, loop: asyncio.AbstractEventLoop) -> Any:
+        """This process's runtime (``backend.runtime.Runtime``), built once on ``loop``."""
+
+        def build() -> Any:
+            module, name = RUNTIME_FACTORY.split(":")
+            factory = getattr(importlib.import_module(module), name)
+            return loop.run_until_complete(factory(self.settings))
+
+        return self.resource("runtime", build)
+
     @contextmanager
     def db_session(self) -> Iterator[Session]:
         """Unit of work for tasks: commit on success, roll back on error."""
@@ -186,33 +198,3 @@ def embedded_worker_commands(settings: Settings) -> list[list[str]]:
         worker_argv("text", prefetch=4),
         worker_argv("audio", beat_schedule=settings.VAR_DIR / "celerybeat-schedule"),
     ]
-
-
-def start_workers(
-    commands: list[list[str]], env: dict[str, str] | None = None, output: int | None = None
-) -> list[subprocess.Popen[bytes]]:
-    """Start workers as subprocesses of the launcher, each in its own process group.
-
-    ``env`` must carry the launcher's settings (at least ``REDIS_URL`` once the embedded server runs);
-    ``output`` (e.g. ``subprocess.DEVNULL``) replaces the inherited stdout/stderr.
-    """
-    return [
-        subprocess.Popen(  # noqa: S603 - fixed argv
-            argv, cwd=ROOT_DIR, env=env, start_new_session=True, stdout=output, stderr=output
-        )
-        for argv in commands
-    ]
-
-
-def stop_workers(processes: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
-    """Warm shutdown (SIGTERM: running tasks finish), then SIGKILL of the whole group if needed."""
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)

@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     RATE_DAILY_IP: str = "600/day"  # per client IP
     RATE_OFFTOPIC: str = "15/day"  # OFFTOPIC replies per session
     HISTORY_TURNS: int = 12  # messages loaded for the model
+    TURN_WAIT_SECONDS: float = Field(default=3.0, ge=0)  # a second turn on a busy session waits this long, then 409
+    TURN_LOCK_SECONDS: int = Field(default=180, ge=5)  # a turn's lock expires after this (a crashed process)
     HISTORY_CHAR_BUDGET: int = 6000  # and trimmed to this many characters
 
     # --- language model / external APIs --------------------------------------------

@@ -5,7 +5,8 @@ The async engine serves FastAPI; the sync engine serves Celery, Alembic and CLIs
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,48 @@ def sync_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+Callback = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, callback: Callback) -> None:
+    """Run ``callback`` once the unit of work that owns ``session`` has committed (never on rollback).
+
+    Services use it for side effects outside the database (the Redis session state, a Celery task,
+    metrics), so those only happen for work whose rows are really stored."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def on_close(session: AsyncSession, callback: Callback) -> None:
+    """Run ``callback`` when the unit of work ends, committed or not, after the after-commit callbacks
+    (e.g. releasing a lock held for the whole unit of work)."""
+    session.info.setdefault("on_close", []).append(callback)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run (and forget) the after-commit callbacks in order."""
+    await session.commit()
+    callbacks: list[Callback] = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        await callback()
+
+
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Unit of work: commit on success, roll back on error. Services only flush()."""
+    """Unit of work: commit on success (then the after-commit callbacks), roll back on error, then the
+    on-close callbacks either way. Services only flush()."""
     async with factory() as session:
         try:
             yield session
-            await session.commit()
+            await commit(session)
         except BaseException:
+            session.info.pop("after_commit", None)
             await session.rollback()
             raise
+        finally:
+            closing: list[Callback] = session.info.pop("on_close", [])
+            for callback in reversed(closing):
+                await callback()
+
+
+unit_of_work = asynccontextmanager(session_scope)
+"""``async with unit_of_work(factory) as db:`` — the same unit of work outside a request (a streamed
+turn, a Celery task)."""

@@ -7,6 +7,7 @@ talk to it through the same ``redis`` client code path as to a production server
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -34,6 +35,41 @@ def _responds(url: str) -> bool:
             client.close()
     except (redis.RedisError, OSError):
         return False
+
+
+def embedded_redis_running(settings: Settings) -> bool:
+    socket = settings.embedded_redis_socket
+    return socket.exists() and _responds(_socket_url(socket))
+
+
+def stop_embedded_redis(settings: Settings, timeout: float = 10.0) -> None:
+    """Shut the embedded redis-server down (saving its data) and wait until its process has exited."""
+    socket = settings.embedded_redis_socket
+    pidfile = socket.parent / "redis.pid"
+    pid = int(pidfile.read_text().strip()) if pidfile.exists() else None
+    client = redis.Redis(unix_socket_path=str(socket), socket_timeout=timeout)
+    try:
+        client.shutdown(save=True)
+    except (redis.ConnectionError, OSError):
+        pass  # SHUTDOWN closes the connection: that is the success case (or it was not running)
+    finally:
+        client.close()
+    deadline = time.monotonic() + timeout
+    while pid is not None and _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid is not None and _alive(pid):
+        raise EmbeddedRedisError(f"embedded redis (pid {pid}) did not stop within {timeout} s")
+    socket.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not Path(f"/proc/{pid}/stat").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def ensure_embedded_redis(settings: Settings, timeout: float = 10.0) -> str:

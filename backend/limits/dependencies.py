@@ -10,8 +10,7 @@ from fastapi import Depends, Request
 from backend.auth.dependencies import CurrentSession, CurrentUserOptional
 from backend.core.client_ip import client_ip, parse_networks
 from backend.core.dependencies import LimiterDep, SettingsDep
-from backend.core.errors import TooManyRequests
-from backend.limits.limiter import RateLimiter
+from backend.limits.service import enforce
 
 
 def request_ip(request: Request, settings: SettingsDep) -> str:
@@ -21,23 +20,17 @@ def request_ip(request: Request, settings: SettingsDep) -> str:
 ClientIP = Annotated[str, Depends(request_ip)]
 
 
-async def _enforce(limiter: RateLimiter, rule: str, detail: str, code: str, *identifiers: str) -> None:
-    retry_after = await limiter.hit(RateLimiter.rule(rule), *identifiers)
-    if retry_after is not None:
-        raise TooManyRequests(detail.format(seconds=retry_after), retry_after=retry_after, error_code=code)
-
-
 async def chat_rate_limit(
     session: CurrentSession, user: CurrentUserOptional, ip: ClientIP, limiter: LimiterDep, settings: SettingsDep
 ) -> None:
     flood = "Слишком много сообщений подряд. Подождите {seconds} с и продолжим."
-    await _enforce(limiter, settings.RATE_BURST, flood, "FLOOD_LIMIT", "burst", session.sid)
-    await _enforce(limiter, settings.RATE_BURST_IP, flood, "FLOOD_LIMIT", "burst-ip", ip)
+    await enforce(limiter, settings.RATE_BURST, flood, "FLOOD_LIMIT", "burst", session.sid)
+    await enforce(limiter, settings.RATE_BURST_IP, flood, "FLOOD_LIMIT", "burst-ip", ip)
     daily = "Дневной лимит сообщений исчерпан. Продолжим через {seconds} с"
     if user is not None:
-        await _enforce(limiter, settings.RATE_DAILY_USER, daily + ".", "DAILY_LIMIT", "daily-user", str(user.id))
+        await enforce(limiter, settings.RATE_DAILY_USER, daily + ".", "DAILY_LIMIT", "daily-user", str(user.id))
     else:
-        await _enforce(
+        await enforce(
             limiter,
             settings.RATE_DAILY_GUEST,
             daily + " — или зарегистрируйтесь, у пользователей лимит выше.",
@@ -45,19 +38,7 @@ async def chat_rate_limit(
             "daily-guest",
             session.sid,
         )
-    await _enforce(limiter, settings.RATE_DAILY_IP, daily + ".", "DAILY_LIMIT", "daily-ip", ip)
-
-
-async def enforce_offtopic_quota(limiter: RateLimiter, rule: str, sid: str) -> None:
-    await _enforce(
-        limiter,
-        rule,
-        "Давайте вернёмся к делу: лимит разговоров на отвлечённые темы на сегодня исчерпан (ещё {seconds} с). "
-        "Спросите о заявках, тарифах или аналитике по нише.",
-        "OFFTOPIC_LIMIT",
-        "offtopic",
-        sid,
-    )
+    await enforce(limiter, settings.RATE_DAILY_IP, daily + ".", "DAILY_LIMIT", "daily-ip", ip)
 
 
 ChatRateLimited = Depends(chat_rate_limit)

@@ -13,6 +13,8 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
+from backend.core.errors import AppError
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 HTTP_REQUESTS = Counter("leadinc_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -54,6 +56,12 @@ def record_funnel(from_stage: int | None, to_stage: int | None) -> None:
 
 def record_limit(error_code: str) -> None:
     LIMIT_REJECTIONS.labels(error_code).inc()
+
+
+def observe_app_error(error: AppError) -> None:
+    """Every domain error the API answers: rate-limit rejections are counted by code."""
+    if error.status_code == 429:
+        record_limit(error.error_code)
 
 
 def record_task(queue: str, task: str, state: str, seconds: float | None) -> None:

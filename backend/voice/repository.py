@@ -49,8 +49,3 @@ async def update_event_async(db: AsyncSession, event_id: uuid.UUID, **fields: An
         for key, value in fields.items():
             setattr(event, key, value)
         await db.flush()
-
-
-async def events_for_session(db: AsyncSession, session_id: uuid.UUID) -> list[AudioEvent]:
-    statement = select(AudioEvent).where(AudioEvent.session_id == session_id).order_by(AudioEvent.created_at)
-    return list((await db.scalars(statement)).all())

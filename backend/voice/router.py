@@ -54,8 +54,7 @@ async def voice_upload(
     plan = await service.prepare_upload(
         db, file.filename, _chunks(file), state, voice_reply=voice_reply, fmt=audio_format
     )
-    await db.commit()  # the session and audio event rows exist before any task can run
-    return await service.start(plan, state)
+    return service.start_after_commit(db, plan, state)  # the session and audio event rows exist first
 
 
 @router.post(
@@ -80,8 +79,7 @@ async def tts(
         audio = FileResponse(stored.path, media_type=ENCODINGS[body.format].mime, headers={"X-Audio-URL": stored.url})
         return carry_cookies(response, audio)
     plan = service.plan_speech(body.text, state, body.format)
-    await db.commit()  # the session row exists before the task writes its audio event
-    return await service.start(plan, state)
+    return service.start_after_commit(db, plan, state)  # the session row exists before the task runs
 
 
 @router.get("/ai/tasks/{task_id}", response_model=TaskStatusOut, responses=error_responses(404, descriptions=_TEXTS))

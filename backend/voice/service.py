@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.auth.sessions import SessionState
 from backend.core.celery import LeadincCelery
 from backend.core.config import Settings
+from backend.core.database import after_commit
 from backend.core.errors import AppError
 from backend.core.logging import journal_error
 from backend.voice import dispatch, repository, speech
@@ -183,8 +184,21 @@ class VoiceService:
         return stored
 
     # --- sending ------------------------------------------------------------------------------------
+    def start_after_commit(self, db: AsyncSession, plan: dispatch.TaskPlan, state: SessionState) -> TaskAccepted:
+        """Send ``plan`` once ``db``'s unit of work has committed the rows its tasks read (a task never
+        runs before its rows exist); a broker failure then still answers the request with 503."""
+
+        async def send() -> None:
+            await self.start(plan, state)
+
+        after_commit(db, send)
+        return accepted(plan.task_id)
+
     async def start(self, plan: dispatch.TaskPlan, state: SessionState) -> TaskAccepted:
-        """Record who owns the task, then send it. Call after the rows it needs are committed."""
+        """Record who owns the task, then send it. Call after the rows it needs are committed.
+
+        When the broker refuses, the already committed ``audio_events`` row is marked failed in a
+        transaction of its own: that record must outlive the request that is answered 503."""
         await self._tracker.register(plan, state.sid, str(state.chat_session_id))
         try:
             await anyio.to_thread.run_sync(dispatch.send, plan)

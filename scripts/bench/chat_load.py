@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 import backend.models  # noqa: F401 - every table, so the foreign keys resolve
+from backend.auth import repository as session_repository
 from backend.chat import repository
 from backend.core.config import get_settings
 from backend.core.database import async_session_factory, create_async_db_engine
@@ -85,7 +86,7 @@ def baseline_app() -> FastAPI:
     @app.post("/start")
     async def start(response: Response) -> dict[str, str]:
         async with app.state.db_factory() as db, db.begin():
-            row = await repository.create_session(db, None)
+            row = await session_repository.create_session(db, None)
         sid = secrets.token_urlsafe(32)
         payload = {"chat_session_id": str(row.id), "user_id": None, "data": {}}
         await app.state.redis.set(f"bench:session:{sid}", json.dumps(payload), ex=3600)

@@ -37,7 +37,7 @@ from alembic import command
 from alembic.config import Config
 from httpx import ASGITransport, AsyncClient
 
-from backend.core.celery import create_celery_app, start_workers, stop_workers, worker_argv
+from backend.core.celery import create_celery_app, worker_argv
 from backend.core.config import ROOT_DIR, Settings
 from backend.core.redis import ensure_embedded_redis
 from backend.knowledge.indexer import ensure_index
@@ -46,6 +46,7 @@ from backend.voice.constants import OUTPUT_FORMATS
 from backend.voice.speech import synthesize
 from backend.voice.storage import AudioStorage
 from backend.voice.tts.espeak import EspeakSynthesizer
+from scripts.dev import start_workers, stop_workers
 
 TEXT = (
     "Здравствуйте! Мы помогаем компаниям находить новых клиентов: собираем заявки из поиска, "

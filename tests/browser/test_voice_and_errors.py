@@ -151,3 +151,37 @@ def test_unsupported_file_is_refused_politely(page: Page, tmp_path: Path) -> Non
     expect(notice).to_be_visible()
     expect(notice).to_contain_text(re.compile("формат", re.IGNORECASE))
     expect(bot_messages(page)).to_have_count(1)  # only the greeting: no reply is pending
+
+
+def test_a_reset_event_replaces_the_text_already_shown(page: Page) -> None:
+    """The server replaced what it had streamed (the model failed mid-answer, the funnel took over):
+    the bubble drops the old text and ends with the final message's text."""
+    reply = {
+        "scenario": "REGISTRATION",
+        "action": "ask_code",
+        "reply": "Неверный код. Осталось 4 попытки.",
+        "fields": {},
+        "stage": 1,
+        "sources": [],
+        "dashboard": None,
+        "audio": None,
+    }
+    events = [
+        ("delta", {"text": "Какое красивое число! "}),
+        ("delta", {"text": "Давайте поговорим о погоде."}),
+        ("reset", {}),
+        ("delta", {"text": "Неверный код. "}),
+        ("delta", {"text": "Осталось 4 попытки."}),
+        ("message", reply),
+    ]
+    body = "".join(f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n" for kind, data in events)
+    page.route(
+        "**/ai/chat/stream",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body.encode("utf-8")),
+    )
+    box = message_box(page)
+    box.fill("123457")
+    box.press("Enter")
+    last = bot_messages(page).last
+    expect(last.locator(".msg__text")).to_have_text("Неверный код. Осталось 4 попытки.")
+    assert "погоде" not in last.inner_text()

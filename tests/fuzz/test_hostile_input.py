@@ -10,11 +10,12 @@ import json
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from httpx import AsyncClient
 from sqlalchemy.exc import DataError
 
 from backend.chat.dependencies import get_chat_service
+from backend.chat.service import ChatService
 from backend.core.config import Settings
 from backend.core.error_handlers import classify
 from helpers import client_for, derive_settings
@@ -56,12 +57,16 @@ def test_a_value_the_database_refuses_is_bad_input_not_an_outage() -> None:
 
 # --- bug: an unexpected error inside a streamed turn ended the stream without any event ---------
 async def test_stream_reports_unexpected_errors_in_the_error_shape(settings: Settings, app_factory: Any) -> None:
-    class Exploding:
-        async def handle(self, *args: Any, **kwargs: Any) -> Any:
-            raise RuntimeError("boom")
+    async def explode(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    def exploding(request: Request) -> ChatService:
+        service = get_chat_service(request)  # the real service (and its turn lock); only the turn explodes
+        service.handle = explode  # type: ignore[method-assign]
+        return service
 
     app: FastAPI = await app_factory(settings)
-    app.dependency_overrides[get_chat_service] = Exploding
+    app.dependency_overrides[get_chat_service] = exploding
     async with client_for(app) as client:
         response = await client.post("/ai/chat/stream", json={"message": "Сколько стоит?"})
     assert response.status_code == 200

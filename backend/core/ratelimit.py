@@ -1,6 +1,7 @@
 """Moving-window rate limits stored in Redis, via the maintained ``limits`` library.
 
-One ``RateLimiter`` per process shares the app's Redis connection pool.
+One ``RateLimiter`` per process shares the app's Redis connection pool. Infrastructure, not a domain:
+the code service and the chat quotas (``backend.limits``) both count with it.
 """
 
 from __future__ import annotations
@@ -37,3 +38,7 @@ class RateLimiter:
 
     async def clear(self, rule: RateLimitItem, *identifiers: str) -> None:
         await self._strategy.clear(rule, *identifiers)
+
+    async def allows(self, rule: RateLimitItem, *identifiers: str) -> bool:
+        """Whether one more hit would be allowed, without counting it."""
+        return bool(await self._strategy.test(rule, *identifiers))
