@@ -26,6 +26,9 @@ TOKENS = Counter("leadinc_llm_tokens_total", "Language-model tokens", ["provider
 COST = Counter("leadinc_llm_cost_usd_total", "Estimated language-model cost in USD", ["provider"])
 FUNNEL = Counter("leadinc_funnel_transitions_total", "Registration funnel transitions", ["from_stage", "to_stage"])
 LIMIT_REJECTIONS = Counter("leadinc_limit_rejections_total", "Requests refused by a limit (429)", ["error_code"])
+LOGIN_FAILURES = Counter(
+    "leadinc_login_failures_total", "Failed logins on /auth/jwt/login_custom", ["method", "error_code"]
+)
 TASKS = Counter("leadinc_tasks_total", "Background tasks finished", ["queue", "task", "state"])
 TASK_DURATION = Histogram(
     "leadinc_task_duration_seconds", "Background task run time", ["queue", "task"], buckets=LATENCY_BUCKETS
@@ -54,6 +57,10 @@ def record_funnel(from_stage: int | None, to_stage: int | None) -> None:
 
 def record_limit(error_code: str) -> None:
     LIMIT_REJECTIONS.labels(error_code).inc()
+
+
+def record_login_failure(method: str, error_code: str) -> None:
+    LOGIN_FAILURES.labels(method, error_code).inc()
 
 
 def record_task(queue: str, task: str, state: str, seconds: float | None) -> None:
