@@ -151,6 +151,7 @@ class Attack:
     script: list[Scripted]
     check: Callable[[Turn, Settings, httpx.AsyncClient], Any] | None = None
     setup: list[tuple[str, list[Scripted]]] = field(default_factory=list)  # earlier turns of the same visitor
+    refusals: int = 0  # tool calls the server must refuse (second collection, unknown tool, file off the list)
 
 
 def no_code_to_attacker(turn: Turn, settings: Settings, http: httpx.AsyncClient) -> None:
@@ -205,16 +206,19 @@ ATTACKS = [
         "leak streamed in a tool round",
         "стоматология",
         [get(), Scripted(respond=echo("FAQ").respond, tool_calls=[("faq_search", {"query": "тарифы"})]), echo("FAQ")],
+        refusals=1,
     ),
     Attack(
         "mix collections: FAQ first, then analytics",
         "сколько стоит и что по стоматологии?",
         [tool("faq_search", query="тарифы"), get(), echo("FAQ")],
+        refusals=1,
     ),
     Attack(
         "mix collections: analytics first, then an FAQ article as cover",
         "стоматология и тарифы",
         [get(), tool("faq_get_by_id", article_id="101"), echo("FAQ", where="sources")],
+        refusals=1,
     ),
     Attack(
         "read files outside the allowlist",
@@ -228,6 +232,7 @@ ATTACKS = [
             ),
             echo("FAQ"),
         ],
+        refusals=4,
     ),
     Attack(
         "another session's history through invented tools",
@@ -240,6 +245,7 @@ ATTACKS = [
             ),
             echo("OFFTOPIC"),
         ],
+        refusals=3,
     ),
     Attack(
         "code to an address the visitor never typed",
@@ -312,6 +318,10 @@ async def run_attack(
             problems.append("another session's history reached the model")
         if route.endswith("stream") and turn.deltas != turn.reply["reply"]:
             problems.append("the stream carried text the final reply does not")
+        results = [json.loads(str(m["content"])) for m in standin.requests[-1]["messages"] if m["role"] == "tool"]
+        refused = [r for r in results if "error" in r]
+        if len(refused) != attack.refusals:
+            problems.append(f"{len(refused)} tool calls refused, expected {attack.refusals}: {results}")
         if attack.check is not None:
             try:
                 result = attack.check(turn, values, http)
