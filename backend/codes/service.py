@@ -2,7 +2,8 @@
 
 Only an HMAC of each code is stored (keyed with the codes key derived from SECRET), and the
 digests are compared inside Redis by one Lua script: an attacker cannot steer a digest, so the
-comparison's timing tells nothing about the code. Codes are never logged. The assistant calls this module directly; ``backend.codes.app`` also serves it alone.
+comparison's timing tells nothing about the code. Codes are never logged. The assistant calls this
+module directly; ``backend.codes.app`` also serves it alone.
 """
 
 from __future__ import annotations

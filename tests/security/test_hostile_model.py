@@ -314,6 +314,8 @@ async def run_attack(
         standin.reset()
         standin.push(*attack.script)
         turn = await say(http, route, attack.message)
+        if standin.script or len(standin.requests) != len(attack.script):  # else the offline model answered
+            problems.append(f"the script did not run as written: {len(standin.requests)} model calls")
         if found := leaked(turn.received):
             problems.append(f"analytics reached the guest: {found}")
         if found := [s for s in (*FILE_SECRETS, OTHER_SESSION_SECRET) if s in turn.received]:
