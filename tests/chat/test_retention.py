@@ -93,7 +93,7 @@ def remaining(settings: Settings) -> dict[str, set[uuid.UUID]]:
 
 @pytest.fixture
 def text_worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    env = environment(settings, RETENTION_GUEST_DAYS=30)
+    env = environment(settings, RETENTION_GUEST_DAYS=30, LOG_LEVEL="INFO")  # the worker says " ready." at INFO
     process = WorkerProcess(env, tmp_path, queues="text").start(timeout=120)
     yield process
     process.stop()

@@ -26,8 +26,8 @@ def environment(settings: Settings, **extra: Any) -> dict[str, str]:
     for name in PASSED:
         value = getattr(settings, name)
         env[name] = ",".join(value) if isinstance(value, list) else str(value)
-    env.update({k: str(v) for k, v in extra.items()})
     env["LOG_LEVEL"] = "WARNING"
+    env.update({k: str(v) for k, v in extra.items()})
     return env
 
 
