@@ -15,6 +15,7 @@ from backend.core.config import ROOT_DIR, Settings, get_settings
 from backend.core.csrf import JsonCSRFMiddleware
 from backend.core.error_handlers import install_error_handlers
 from backend.core.inputs import require_body_media_type
+from backend.core.keys import Purpose, derive_secret
 from backend.core.logging import configure_logging
 from backend.core.middleware import BodySizeLimitMiddleware, JsonTrustedHostMiddleware, RequestIdMiddleware
 from backend.core.openapi import install_openapi
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.CSRF_ENABLED:
         app.add_middleware(
             JsonCSRFMiddleware,
-            secret=settings.SECRET,
+            secret=derive_secret(settings, Purpose.CSRF),
             sensitive_cookies={settings.SESSION_COOKIE_NAME, settings.AUTH_COOKIE_NAME},
             cookie_name=settings.CSRF_COOKIE_NAME,
             header_name=settings.CSRF_HEADER_NAME,

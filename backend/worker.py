@@ -2,7 +2,7 @@
 
     celery -A backend.worker worker -Q text  -n text@%h  --concurrency 2 --prefetch-multiplier 4
     celery -A backend.worker worker -Q audio -n audio@%h --concurrency 1 --prefetch-multiplier 1
-    celery -A backend.worker beat --schedule var/celerybeat-schedule     # the periodic audio cleanup
+    celery -A backend.worker beat --schedule var/celerybeat-schedule     # audio cleanup, guest-data retention
 
 Settings come from the environment (and ``backend/.env.backend``), exactly as for the API. With an
 empty ``REDIS_URL`` the embedded redis-server is started (or reused) on its unix socket.
@@ -24,6 +24,8 @@ from backend.core.redis import resolve_redis_url
 from backend.metrics.instruments import record_task
 from backend.voice.constants import CLEANUP_INTERVAL_SECONDS, TASK_LIMITS
 
+RETENTION_INTERVAL_SECONDS = 24 * 3600
+
 settings = get_settings()
 app = create_celery_app(settings, resolve_redis_url(settings))
 app.conf.beat_schedule = {
@@ -31,6 +33,11 @@ app.conf.beat_schedule = {
         "task": "voice.cleanup",
         "schedule": CLEANUP_INTERVAL_SECONDS,
         "options": {"expires": TASK_LIMITS["voice.cleanup"].expires_seconds},
+    },
+    "chat-retention": {  # guest conversations past RETENTION_GUEST_DAYS (152-FZ / GDPR)
+        "task": "chat.retention",
+        "schedule": RETENTION_INTERVAL_SECONDS,
+        "options": {"expires": RETENTION_INTERVAL_SECONDS // 2},
     },
 }
 celery_app = app

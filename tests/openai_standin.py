@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,9 @@ class Scripted:
     delay: float = 0.0
     chunk_delay: float = 0.01  # between streamed content chunks
     drop_after_chunks: int | None = None  # streamed: hang up (no end of the body) after this many content chunks
+    # Content computed from the request body when it is served (e.g. a hostile model echoing what the
+    # tools returned); overrides ``content``.
+    respond: Callable[[dict[str, Any]], str] | None = None
 
 
 def text(payload: dict[str, Any] | str) -> Scripted:
@@ -86,6 +90,7 @@ class OpenAIStandIn:
                 status_code=item.status,
                 headers={"retry-after-ms": "10"},
             )
+        content = item.respond(body) if item.respond is not None else item.content
         calls = [
             {
                 "id": f"call_{i}",
@@ -97,7 +102,7 @@ class OpenAIStandIn:
         usage = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
         base = {"id": "chatcmpl-standin", "created": int(time.time()), "model": body.get("model", "m")}
         if not body.get("stream"):
-            message: dict[str, Any] = {"role": "assistant", "content": item.content}
+            message: dict[str, Any] = {"role": "assistant", "content": content}
             if calls:
                 message["tool_calls"] = calls
             choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
@@ -114,11 +119,11 @@ class OpenAIStandIn:
             finished = False
             try:
                 yield chunk({"role": "assistant"})
-                if item.content:
-                    for number, start in enumerate(range(0, len(item.content), 12)):
+                if content:
+                    for number, start in enumerate(range(0, len(content), 12)):
                         if item.drop_after_chunks is not None and number >= item.drop_after_chunks:
                             raise ConnectionAbortedError("scripted: the model server went away mid-answer")
-                        yield chunk({"content": item.content[start : start + 12]})
+                        yield chunk({"content": content[start : start + 12]})
                         await asyncio.sleep(item.chunk_delay)
                 finished = True
             finally:

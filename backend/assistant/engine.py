@@ -130,6 +130,9 @@ class TurnEngine:
         # The server, not the model, owns the funnel: a bare e-mail/code/city inside it is an answer.
         if looks_like_funnel_answer(turn.text, funnel):
             reply = reply.model_copy(update={"scenario": Scenario.REGISTRATION})
+        elif ctx.collection == "analytics" and reply.scenario != Scenario.REGISTRATION:
+            # A turn that touched analytics is finished (and paywalled) as ANALYTICS, whatever the model says.
+            reply = reply.model_copy(update={"scenario": Scenario.ANALYTICS})
         login_user_id = None
         if reply.scenario == Scenario.REGISTRATION:
             outcome = await self.funnel.advance(

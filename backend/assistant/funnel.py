@@ -57,6 +57,19 @@ class FunnelResult:
     registered_user_id: uuid.UUID | None = None
 
 
+def typed_email(text: str, extracted: dict[str, Any]) -> str:
+    """The e-mail the visitor typed, lower-cased, or "".
+
+    The server owns the contact: an address the model extracted counts only when it appears in the
+    visitor's own text, so a model can never choose where a code is sent.
+    """
+    typed = EMAIL.search(text)
+    if typed:
+        return typed.group(0).strip().lower()
+    claimed = str(extracted.get("email") or "").strip().lower()
+    return claimed if claimed and EMAIL.fullmatch(claimed) and claimed in text.lower() else ""
+
+
 def looks_like_funnel_answer(text: str, state: FunnelState) -> bool:
     """Inside the funnel a bare e-mail, code, city or choice is an answer, not a new topic."""
     if state.stage not in (1, 2):
@@ -122,8 +135,7 @@ class Funnel:
         )
 
     async def _stage_one(self, state: FunnelState, text: str, extracted: dict[str, Any], sid: str) -> FunnelResult:
-        email_match = EMAIL.search(text)
-        email = (email_match.group(0) if email_match else str(extracted.get("email") or "")).strip().lower()
+        email = typed_email(text, extracted)
         code_match = CODE.search(text)
         if email and EMAIL.fullmatch(email) and email != state.contact:
             return await self._send_code(state, email, sid)

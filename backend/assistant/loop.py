@@ -102,7 +102,10 @@ async def run_loop(
     extractor: ReplyStreamExtractor | None = None
     for round_no in range(MAX_TOOL_ROUNDS + 1):
         tools = registry.schemas() if round_no < MAX_TOOL_ROUNDS else []
-        extractor = ReplyStreamExtractor(LIVE_STREAM_SCENARIOS) if sink else None
+        # Once a turn has touched analytics nothing is streamed live: the reply first passes the
+        # paywall in post-processing, and only then is it streamed.
+        live = frozenset() if ctx.collection == "analytics" else LIVE_STREAM_SCENARIOS
+        extractor = ReplyStreamExtractor(live) if sink else None
         response = await _call(model, messages, tools, sink, extractor)
         result.usage.add(response.usage)
         if response.tool_calls and round_no < MAX_TOOL_ROUNDS:

@@ -15,11 +15,13 @@ from backend.auth.users import UserManagerDep, jwt_strategy
 from backend.core.dependencies import DbSession, RedisDep, SettingsDep
 
 
-async def current_user_optional(request: Request, settings: SettingsDep, manager: UserManagerDep) -> User | None:
+async def current_user_optional(
+    request: Request, settings: SettingsDep, manager: UserManagerDep, redis: RedisDep
+) -> User | None:
     token = request.cookies.get(settings.AUTH_COOKIE_NAME)
     if not token:
         return None
-    user = await jwt_strategy(settings).read_token(token, manager)
+    user = await jwt_strategy(settings, redis).read_token(token, manager)
     return user if user is not None and user.is_active else None
 
 

@@ -7,10 +7,13 @@ from backend.auth import service
 from backend.auth.cookies import clear_cookies
 from backend.auth.dependencies import CurrentSession, CurrentUserOptional, SessionStoreDep
 from backend.auth.schemas import LoginRequest, LogoutResponse, NotAuthenticated, RegisterRequest, UserProfile
-from backend.auth.users import UserManagerDep
+from backend.auth.users import UserManagerDep, jwt_strategy
 from backend.codes.dependencies import CodeServiceDep
-from backend.core.dependencies import DbSession, SettingsDep
+from backend.core.client_ip import client_ip, parse_networks
+from backend.core.dependencies import DbSession, LimiterDep, RedisDep, SettingsDep
+from backend.core.errors import AppError, Unauthorized
 from backend.core.openapi import error_responses
+from backend.metrics.instruments import record_login_failure
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -30,7 +33,14 @@ async def register(body: RegisterRequest, manager: UserManagerDep, settings: Set
     "/jwt/login_custom",
     response_model=UserProfile,
     responses=error_responses(
-        400, 401, descriptions={400: "CODE_INVALID, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED", 401: "INVALID_CREDENTIALS"}
+        400,
+        401,
+        429,
+        descriptions={
+            400: "CODE_INVALID, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED",
+            401: "INVALID_CREDENTIALS",
+            429: "LOGIN_RATE_LIMITED, CODE_VERIFY_LIMIT",
+        },
     ),
 )
 async def login_custom(
@@ -42,14 +52,45 @@ async def login_custom(
     store: SessionStoreDep,
     db: DbSession,
     settings: SettingsDep,
+    limiter: LimiterDep,
 ) -> UserProfile:
-    user = await service.authenticate(manager, codes, body)
+    ip = client_ip(request, parse_networks(settings.TRUSTED_PROXIES))
+    await service.enforce_login_limits(limiter, settings, body.email, ip)
+    try:
+        user = await service.authenticate(manager, codes, body)
+    except AppError as exc:
+        record_login_failure("password" if body.password is not None else "code", exc.error_code)
+        raise
     await service.sign_in(response, user, request.cookies.get(settings.SESSION_COOKIE_NAME), store, db, settings)
     return service.profile(user, settings)
 
 
 @router.post("/jwt/logout", response_model=LogoutResponse)
-async def logout(request: Request, response: Response, store: SessionStoreDep, settings: SettingsDep) -> LogoutResponse:
+async def logout(
+    request: Request, response: Response, store: SessionStoreDep, redis: RedisDep, settings: SettingsDep
+) -> LogoutResponse:
+    """Ends this session and revokes its JWT (denylisted in Redis until it would expire)."""
+    token = request.cookies.get(settings.AUTH_COOKIE_NAME)
+    if token:
+        await jwt_strategy(settings, redis).destroy_token(token)
+    await store.destroy(request.cookies.get(settings.SESSION_COOKIE_NAME))
+    clear_cookies(response, settings)
+    return LogoutResponse()
+
+
+@router.post("/jwt/logout-all", response_model=LogoutResponse, responses=error_responses(401))
+async def logout_all(
+    request: Request,
+    response: Response,
+    user: CurrentUserOptional,
+    store: SessionStoreDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+) -> LogoutResponse:
+    """Log out everywhere: every JWT of this user issued until now is refused from now on."""
+    if user is None:
+        raise Unauthorized("Вы не вошли в аккаунт.")
+    await jwt_strategy(settings, redis).revoke_all(user.id)
     await store.destroy(request.cookies.get(settings.SESSION_COOKIE_NAME))
     clear_cookies(response, settings)
     return LogoutResponse()

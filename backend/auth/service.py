@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from fastapi import Response
@@ -18,7 +19,8 @@ from backend.auth.sessions import SessionState, SessionStore
 from backend.auth.users import UserManager, jwt_strategy, make_user_manager
 from backend.codes.service import CodeService
 from backend.core.config import Settings
-from backend.core.errors import Unprocessable
+from backend.core.errors import TooManyRequests, Unprocessable
+from backend.core.ratelimit import RateLimiter
 
 
 async def register(manager: UserManager, email: str, password: str) -> User:
@@ -28,6 +30,25 @@ async def register(manager: UserManager, email: str, password: str) -> User:
         raise UserAlreadyExists from exc
     except fu_exceptions.InvalidPasswordException as exc:
         raise Unprocessable(str(exc.reason), error_code="INVALID_PASSWORD") from exc
+
+
+async def enforce_login_limits(limiter: RateLimiter, settings: Settings, email: str, ip: str) -> None:
+    """Count one login attempt per account and per client IP, before anything is checked.
+
+    The account is keyed by a hash of the e-mail as typed (normalised), whether or not such an
+    account exists, and the answer past the limit is the same either way: the limit reveals nothing.
+    Every attempt counts (not only failures), so concurrent guesses cannot slip past the check.
+    """
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    checks = ((settings.RATE_LOGIN_IP, "login-ip", ip), (settings.RATE_LOGIN_ACCOUNT, "login-account", account))
+    for rule, scope, identifier in checks:
+        retry_after = await limiter.hit(RateLimiter.rule(rule), scope, identifier)
+        if retry_after is not None:
+            raise TooManyRequests(
+                f"Слишком много попыток входа. Попробуйте снова через {retry_after} с.",
+                retry_after=retry_after,
+                error_code="LOGIN_RATE_LIMITED",
+            )
 
 
 async def authenticate(manager: UserManager, codes: CodeService, body: LoginRequest) -> User:
@@ -74,7 +95,7 @@ async def sign_in(
     current: SessionState | None = None,
 ) -> SessionState:
     """Set the JWT cookie and move the conversation to a new session id (no session fixation)."""
-    set_auth_cookie(response, settings, await jwt_strategy(settings).write_token(user))
+    set_auth_cookie(response, settings, await jwt_strategy(settings, store.redis).write_token(user))
     state = await store.rotate(db, old_sid, user.id, current)
     set_session_cookie(response, settings, state.sid)
     return state

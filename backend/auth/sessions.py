@@ -54,6 +54,10 @@ class SessionStore:
         self._redis = redis
         self._ttl = ttl_seconds
 
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self._redis
+
     @staticmethod
     def _key(sid: str) -> str:
         return f"leadinc:session:{sid}"

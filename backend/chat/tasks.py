@@ -2,11 +2,13 @@
 
 ``chat.process_text(stt_result, sid)`` is the middle step of the voice chain
 (stt → process_text → tts) and returns ``{"transcript", "reply"}``.
+``chat.retention()`` deletes guest conversations older than RETENTION_GUEST_DAYS (beat, daily).
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth.models import User
 from backend.auth.sessions import SessionStore
+from backend.chat.retention import purge_guest_history
 from backend.chat.service import ChatService, build_caller
 from backend.core.celery import app_of, task
 from backend.core.config import Settings
@@ -58,3 +61,10 @@ def process_text(self: Any, stt_result: dict[str, Any], sid: str) -> dict[str, A
     runtime: ChatRuntime = app.runtime(loop)
     text = str(stt_result.get("text", "")).strip()
     return loop.run_until_complete(_turn(runtime, text, sid))
+
+
+@task("chat.retention", soft_time_limit=600, time_limit=660)
+def retention(self: Any) -> dict[str, int]:
+    app = app_of(self)
+    with app.db_session() as db:
+        return asdict(purge_guest_history(db, app.settings.RETENTION_GUEST_DAYS))

@@ -3,11 +3,13 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 
 from backend.codes.service import CodeService
+from backend.core.client_ip import client_ip, parse_networks
 from backend.core.dependencies import LimiterDep, RedisDep, SettingsDep
-from backend.core.errors import Forbidden, Unauthorized
+from backend.core.errors import Forbidden, TooManyRequests, Unauthorized
+from backend.core.ratelimit import RateLimiter
 
 
 def get_code_service(redis: RedisDep, limiter: LimiterDep, settings: SettingsDep) -> CodeService:
@@ -21,5 +23,18 @@ def require_admin_token(settings: SettingsDep, x_admin_token: Annotated[str | No
         raise Forbidden("Неверный X-Admin-Token.", error_code="ADMIN_TOKEN_INVALID")
 
 
+async def limit_verify_per_ip(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
+    """RATE_VERIFY_CODE_IP attempts per client IP on POST /api/verify-code (then 429 + Retry-After)."""
+    ip = client_ip(request, parse_networks(settings.TRUSTED_PROXIES))
+    retry_after = await limiter.hit(RateLimiter.rule(settings.RATE_VERIFY_CODE_IP), "otp-verify-ip", ip)
+    if retry_after is not None:
+        raise TooManyRequests(
+            f"Слишком много попыток ввода кода с вашего адреса. Попробуйте через {retry_after} с.",
+            retry_after=retry_after,
+            error_code="CODE_VERIFY_LIMIT",
+        )
+
+
 CodeServiceDep = Annotated[CodeService, Depends(get_code_service)]
 AdminOnly = Depends(require_admin_token)
+VerifyLimitedPerIP = Depends(limit_verify_per_ip)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.codes.dependencies import AdminOnly, CodeServiceDep
+from backend.codes.dependencies import AdminOnly, CodeServiceDep, VerifyLimitedPerIP
 from backend.codes.schemas import (
     GenerateCodeRequest,
     GenerateCodeResponse,
@@ -33,7 +33,12 @@ async def generate_code(body: GenerateCodeRequest, codes: CodeServiceDep) -> Gen
 @router.post(
     "/verify-code",
     response_model=VerifyCodeResponse,
-    responses=error_responses(400, descriptions={400: "CODE_INVALID, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED"}),
+    dependencies=[VerifyLimitedPerIP],
+    responses=error_responses(
+        400,
+        429,
+        descriptions={400: "CODE_INVALID, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED", 429: "CODE_VERIFY_LIMIT"},
+    ),
 )
 async def verify_code(body: VerifyCodeRequest, codes: CodeServiceDep) -> VerifyCodeResponse:
     await codes.verify(body.contact, body.code)

@@ -1,7 +1,9 @@
 """One-time 6-digit codes in Redis: issue, verify and burn.
 
-Only an HMAC of each code is stored, and codes are compared in constant time. Codes are never
-logged. The assistant calls this module directly; ``backend.codes.app`` also serves it alone.
+Only an HMAC of each code is stored (keyed with the codes key derived from SECRET), and the
+digests are compared inside Redis by one Lua script: an attacker cannot steer a digest, so the
+comparison's timing tells nothing about the code. Codes are never logged. The assistant calls this
+module directly; ``backend.codes.app`` also serves it alone.
 """
 
 from __future__ import annotations
@@ -16,9 +18,42 @@ import redis.asyncio as aioredis
 from backend.codes.exceptions import CodeAttemptsExceeded, CodeExpired, CodeInvalid
 from backend.core.config import Settings
 from backend.core.errors import TooManyRequests
+from backend.core.keys import Purpose, derive_key
 from backend.core.ratelimit import RateLimiter
 
 CODE_LENGTH = 6
+
+# Outcomes of VERIFY_SCRIPT.
+MISSING, VERIFIED, EXHAUSTED, WRONG = 0, 1, 2, 3
+
+# One atomic step: compare the digest, count the attempt, burn the code on success or when the
+# attempts run out. Redis runs a script alone, so under any concurrency and across any number of API
+# processes a code is compared at most CODE_MAX_ATTEMPTS times. The comparison is of HMAC digests
+# keyed with a server secret, so its timing tells an attacker nothing about the code.
+# KEYS[1]: the code hash; ARGV[1]: the candidate digest; ARGV[2]: CODE_MAX_ATTEMPTS.
+# Returns {outcome, attempts left}.
+VERIFY_SCRIPT = """
+local digest = redis.call('HGET', KEYS[1], 'digest')
+if not digest then
+  return {0, 0}
+end
+local max = tonumber(ARGV[2])
+local used = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+if used >= max then
+  redis.call('DEL', KEYS[1])
+  return {2, 0}
+end
+if digest == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return {1, 0}
+end
+used = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if used >= max then
+  redis.call('DEL', KEYS[1])
+  return {2, 0}
+end
+return {3, max - used}
+"""
 
 
 @dataclass(frozen=True)
@@ -36,8 +71,10 @@ class CodeService:
         self._redis = redis
         self._limiter = limiter
         self._settings = settings
-        self._secret = settings.SECRET.encode()
+        self._secret = derive_key(settings, Purpose.CODES)
         self._per_hour = RateLimiter.rule(f"{settings.CODE_MAX_PER_HOUR}/hour")
+        self._verify_per_contact = RateLimiter.rule(settings.RATE_VERIFY_CODE_CONTACT)
+        self._verify_script = redis.register_script(VERIFY_SCRIPT)
 
     def _key(self, contact: str) -> str:
         digest = hmac.new(self._secret, normalize_contact(contact).encode(), hashlib.sha256).hexdigest()
@@ -83,25 +120,25 @@ class CodeService:
         return IssuedCode(code=code, expires_in=ttl)
 
     async def verify(self, contact: str, code: str) -> None:
-        """Return when the code is right (and burn it); raise CodeInvalid/CodeExpired/CodeAttemptsExceeded."""
+        """Return when the code is right (and burn it); raise CodeInvalid/CodeExpired/CodeAttemptsExceeded.
+
+        Past RATE_VERIFY_CODE_CONTACT attempts for this contact (whichever route verifies) the
+        attempt is refused with 429 before anything is compared.
+        """
         key = self._key(contact)
-        stored = await self._redis.hget(key, "digest")
-        if stored is None:
-            raise CodeExpired
+        retry_after = await self._limiter.hit(self._verify_per_contact, "otp-verify", key)
+        if retry_after is not None:
+            raise TooManyRequests(
+                f"Слишком много попыток ввода кода. Попробуйте через {retry_after} с.",
+                retry_after=retry_after,
+                error_code="CODE_VERIFY_LIMIT",
+            )
         candidate = self._code_digest(contact, code.strip())
-        if hmac.compare_digest(str(stored), candidate):
-            if await self._redis.delete(key) == 0:  # burnt concurrently by another request
-                raise CodeExpired
+        outcome, remaining = await self._verify_script(keys=[key], args=[candidate, self._settings.CODE_MAX_ATTEMPTS])
+        if outcome == VERIFIED:
             return
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, "attempts", 1)
-            pipe.ttl(key)
-            attempts, ttl = await pipe.execute()
-        if ttl < 0:  # expired between the two reads: hincrby recreated it without a TTL
-            await self._redis.delete(key)
+        if outcome == MISSING:
             raise CodeExpired
-        remaining = self._settings.CODE_MAX_ATTEMPTS - attempts
-        if remaining <= 0:
-            await self._redis.delete(key)
+        if outcome == EXHAUSTED:
             raise CodeAttemptsExceeded
-        raise CodeInvalid(f"Неверный код. Осталось попыток: {remaining}.", extra={"attempts_left": remaining})
+        raise CodeInvalid(f"Неверный код. Осталось попыток: {remaining}.", extra={"attempts_left": int(remaining)})

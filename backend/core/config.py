@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     CODE_MAX_ATTEMPTS: int = 5
     CODE_MAX_PER_HOUR: int = 5
     CODE_RESEND_SECONDS: int = 60
+    # Verification attempts (moving windows, `limits` notation), on top of CODE_MAX_ATTEMPTS per code:
+    RATE_VERIFY_CODE_CONTACT: str = "10/10 minutes"  # per contact, whichever route verifies
+    RATE_VERIFY_CODE_IP: str = "30/10 minutes"  # per client IP on POST /api/verify-code
+
+    # --- logins (attempts, counted before the password or code is checked) ------------
+    RATE_LOGIN_ACCOUNT: str = "10/15 minutes"  # per e-mail, whether or not the account exists
+    RATE_LOGIN_IP: str = "30/15 minutes"  # per client IP
 
     # --- mail --------------------------------------------------------------------
     SMTP_HOST: str = ""
@@ -91,6 +98,7 @@ class Settings(BaseSettings):
 
     # --- accounts ------------------------------------------------------------------
     TRIAL_DAYS: int = 7
+    RETENTION_GUEST_DAYS: int = Field(default=30, ge=1)  # guest conversations older than this are deleted
     SUBSCRIPTION_WHITELIST: CsvList = Field(default_factory=list)
 
     # --- knowledge -----------------------------------------------------------------

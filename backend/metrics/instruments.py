@@ -28,6 +28,9 @@ TOKENS = Counter("leadinc_llm_tokens_total", "Language-model tokens", ["provider
 COST = Counter("leadinc_llm_cost_usd_total", "Estimated language-model cost in USD", ["provider"])
 FUNNEL = Counter("leadinc_funnel_transitions_total", "Registration funnel transitions", ["from_stage", "to_stage"])
 LIMIT_REJECTIONS = Counter("leadinc_limit_rejections_total", "Requests refused by a limit (429)", ["error_code"])
+LOGIN_FAILURES = Counter(
+    "leadinc_login_failures_total", "Failed logins on /auth/jwt/login_custom", ["method", "error_code"]
+)
 TASKS = Counter("leadinc_tasks_total", "Background tasks finished", ["queue", "task", "state"])
 TASK_DURATION = Histogram(
     "leadinc_task_duration_seconds", "Background task run time", ["queue", "task"], buckets=LATENCY_BUCKETS
@@ -62,6 +65,10 @@ def observe_app_error(error: AppError) -> None:
     """Every domain error the API answers: rate-limit rejections are counted by code."""
     if error.status_code == 429:
         record_limit(error.error_code)
+
+
+def record_login_failure(method: str, error_code: str) -> None:
+    LOGIN_FAILURES.labels(method, error_code).inc()
 
 
 def record_task(queue: str, task: str, state: str, seconds: float | None) -> None:

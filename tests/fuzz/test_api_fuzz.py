@@ -25,6 +25,7 @@ EXPECTED_ROUTES = {
     "POST /auth/register",
     "POST /auth/jwt/login_custom",
     "POST /auth/jwt/logout",
+    "POST /auth/jwt/logout-all",
     "GET /auth/users/me",
     "GET /auth/session",
     "POST /api/generate-code",
@@ -53,6 +54,8 @@ RATE_LIMITED = {
     "POST /ai/voice_upload",
     "POST /ai/tts",
     "POST /api/generate-code",
+    "POST /api/verify-code",
+    "POST /auth/jwt/login_custom",
 }
 OWN_ERROR_MODELS = {"NotAuthenticated", "HealthFailure"}  # both carry error_code and detail too
 

@@ -11,6 +11,8 @@ from backend.assistant.shapes import as_dict, as_list, niche_names
 from backend.assistant.tools.base import Tool
 
 DIGEST_CHARS = 700
+# What a caller without access gets instead of analytics: the niche name and this marker.
+NEEDS_ACCESS = "needs_access: аналитика доступна после регистрации или с активной подпиской"
 
 
 class FaqSearchArgs(BaseModel):
@@ -121,6 +123,8 @@ class AnalyticsGetByNicheTool(Tool):
         found = as_dict(await ctx.knowledge.analytics_get_by_niche(args.niche))
         if found.get("niche") and found.get("table"):
             ctx.analytics = found
+            if not ctx.caller.has_access:  # the paywall is on the data: no text, table or figures
+                return {"niche": found["niche"], "access": NEEDS_ACCESS}
             table = as_dict(found["table"])
             return {
                 "niche": found["niche"],
