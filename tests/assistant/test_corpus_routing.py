@@ -74,7 +74,6 @@ async def _turn(kb: KnowledgeBase, settings: Settings, text: str) -> dict[str, A
         funnel=Funnel(
             codes=None,  # type: ignore[arg-type]  # no funnel turn here
             mailer=None,  # type: ignore[arg-type]
-            accounts=None,  # type: ignore[arg-type]
             knowledge=kb,
             cities=CityFinder(SCENARIO_DIR / "cities.txt"),
             trial_days=settings.TRIAL_DAYS,
@@ -82,7 +81,14 @@ async def _turn(kb: KnowledgeBase, settings: Settings, text: str) -> dict[str, A
         knowledge=kb,
         scenario_dir=SCENARIO_DIR,
     )
-    turn = TurnInput(text=text, sid="s", chat_session_id=uuid.uuid4(), caller=Caller(None), session_data={})
+    turn = TurnInput(
+        text=text,
+        sid="s",
+        chat_session_id=uuid.uuid4(),
+        caller=Caller(None),
+        session_data={},
+        accounts=None,  # type: ignore[arg-type]  # no funnel turn here
+    )
     return (await engine.run(turn)).reply.model_dump(mode="json")
 
 
