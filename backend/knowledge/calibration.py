@@ -102,6 +102,10 @@ class Calibration:
         return self.answer_gate.probabilities(gate_features(found))[ANSWERED]
 
     def answers(self, found: FaqResult) -> bool:
+        """Whether the hits answer the question. Without dense evidence (the vector store is down) the
+        gate's inputs are outside what it was fitted on, so any lexical hit is taken, as before the gate."""
+        if found.dense_missing:
+            return bool(found.hits)
         return bool(found.hits) and self.answer_probability(found) >= self.gate_threshold
 
     def shown(self, hits: Sequence[FaqHit]) -> list[FaqHit]:

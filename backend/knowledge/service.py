@@ -294,8 +294,10 @@ class KnowledgeBase:
         corrected = [w for w in gen.faq_lexical.speller.correct_all(words) if w not in CHAT_WORDS]
         wanted = {stem(w) for w in corrected}
         known = len(wanted & gen.faq_vocabulary)
+        hits = self._faq_search(gen, query, n, exclude)
         return FaqResult(
-            hits=self._faq_search(gen, query, n, exclude),
+            hits=hits,
+            dense_missing=bool(hits) and all(h.dense == 0.0 for h in hits),
             known_share=round(known / len(wanted), 4) if wanted else 1.0,
             unknown_words=len(wanted) - known,
             unknown_topic_words=len({stem(w) for w in corrected if len(w) >= TOPIC_WORD} - gen.faq_vocabulary),

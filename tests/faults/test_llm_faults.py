@@ -17,7 +17,7 @@ from openai_standin import OpenAIStandIn, Scripted, text
 from backend.core.config import Settings
 from helpers import client_for, derive_settings, stored_messages
 
-QUESTION = "Сколько стоит подключение?"
+QUESTION = "Как вернуть деньги, если сервис не подошёл?"
 
 
 def model_settings(settings: Settings, tmp_path: Path, base_url: str, timeout: float = 2) -> Settings:

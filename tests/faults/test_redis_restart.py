@@ -13,7 +13,7 @@ from faults.support import RedisServer, async_wait_for
 from backend.core.config import Settings
 from helpers import client_for, derive_settings, stored_messages
 
-QUESTION = "Сколько стоит подключение? (вопрос {n})"
+QUESTION = "Как вернуть деньги? (вопрос {n})"
 UNLIMITED = {"RATE_BURST": "1000/10 seconds", "RATE_BURST_IP": "1000/10 seconds"}
 
 

@@ -12,6 +12,7 @@ from backend.knowledge.normalize import stems
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 DEFAULT_SUPPORT = "support@leadinc.example"
 FIRST_ARTICLE_SENTENCES = 2
+SHARED_PREFIX = 4
 
 GREETING = re.compile(r"^\s*(прив\w*|здравств\w*|добр\w*\s*(день|утро|вечер)|hi|hello|хай)\b", re.I)
 THANKS = re.compile(r"(спасибо|благодар)", re.I)
@@ -32,6 +33,17 @@ def _stems(text: str) -> set[str]:
     return {s for s in stems(text) if len(s) > 1}
 
 
+def _overlap(wanted: set[str], found: set[str]) -> int:
+    """Question stems found in a sentence; a stem counts when one is a prefix of the other and the
+    shorter has ``SHARED_PREFIX`` letters (the stemmer leaves «вернут» for «вернуть», «верн» for «вернём»)."""
+    return sum(any(_related(w, f) for f in found) for w in wanted)
+
+
+def _related(a: str, b: str) -> bool:
+    short, long_ = sorted((a, b), key=len)
+    return (len(short) >= SHARED_PREFIX and long_.startswith(short)) or a == b
+
+
 def _sentences(article: dict[str, Any]) -> list[str]:
     """The article's sentences: its summary first, then its text (headings, tables and lists' markers dropped)."""
     lines = [str(article.get("summary") or "")]
@@ -50,7 +62,7 @@ def answering_sentences(article: dict[str, Any], query: str, limit: int) -> list
     article's order; the summary when no sentence shares a word."""
     wanted = _stems(query)
     sentences = _sentences(article)
-    scored = sorted(((len(wanted & _stems(s)), -i) for i, s in enumerate(sentences)), reverse=True)
+    scored = sorted(((_overlap(wanted, _stems(s)), -i) for i, s in enumerate(sentences)), reverse=True)
     chosen = sorted(-i for overlap, i in scored[:limit] if overlap > 0)
     if not chosen:
         return sentences[:1]
@@ -63,7 +75,7 @@ def faq_answer(articles: Sequence[dict[str, Any]], query: str) -> str:
     parts: list[str] = []
     for n, article in enumerate(articles):
         picked = answering_sentences(article, query, FIRST_ARTICLE_SENTENCES if n == 0 else 1)
-        if n > 0 and not (_stems(query) & _stems(" ".join(picked))):
+        if n > 0 and not _overlap(_stems(query), _stems(" ".join(picked))):
             continue
         parts.extend(s for s in picked if s not in parts)
     if not articles:
