@@ -46,7 +46,8 @@ from typing import Any
 import httpx
 import yaml
 
-from backend.core.config import ROOT_DIR
+from backend.auth.mailer import latest_outbox_code
+from backend.core.config import ROOT_DIR, Settings
 
 CORPORA: dict[str, dict[str, Any]] = {
     "a": {
@@ -141,6 +142,11 @@ class Server:
         self.log = self.var_dir / "server.log"
 
     @property
+    def settings(self) -> Settings:
+        """The server's settings as far as this script reads them (the development outbox)."""
+        return Settings(_env_file=None, VAR_DIR=self.var_dir)  # type: ignore[call-arg]
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -207,12 +213,10 @@ class Visitor:
         self.auth_cookie = response.cookies.get("fastapiusersauth")
 
     def _outbox_code(self, email: str) -> str:
-        files = sorted((self.server.var_dir / "outbox").glob("*.json"), key=lambda p: p.stat().st_mtime)
-        for path in reversed(files):
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("to") == email or data.get("email") == email:
-                return str(data["code"])
-        raise RuntimeError(f"no code in the outbox for {email}")
+        code = latest_outbox_code(self.server.settings, email)
+        if code is None:
+            raise RuntimeError(f"no code in the outbox for {email}")
+        return code
 
     async def _prepare(self, client: httpx.AsyncClient, state: dict[str, Any]) -> None:
         stage = state.get("funnel_stage")
