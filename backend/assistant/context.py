@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.assistant.ports import KnowledgePort
+from backend.knowledge.schemas import FaqHit, FaqRecord, NicheLookup
 
 
 @dataclass
@@ -31,9 +32,9 @@ class TurnContext:
     session_data: dict[str, Any]
     caller: Caller
     collection: str | None = None
-    faq_hits: list[dict[str, Any]] = field(default_factory=list)
+    faq_hits: list[FaqHit] = field(default_factory=list)
     faq_shown: list[str] = field(default_factory=list)  # article ids the calibrated rule would show
-    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    analytics: dict[str, Any] | None = None  # {niche, analytics, table}; the table stays server-side
+    articles: dict[str, FaqRecord] = field(default_factory=dict)
+    analytics: NicheLookup | None = None  # a resolved niche (its table stays server-side)
     candidates: list[str] = field(default_factory=list)
     tool_log: list[dict[str, Any]] = field(default_factory=list)

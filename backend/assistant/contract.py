@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from backend.knowledge.schemas import Table
+
 
 class Scenario(StrEnum):
     FAQ = "FAQ"
@@ -18,11 +20,6 @@ class Scenario(StrEnum):
 class Source(BaseModel):
     article_id: str
     title: str
-
-
-class Table(BaseModel):
-    columns: list[str]
-    rows: list[list[str]]
 
 
 class Dashboard(BaseModel):

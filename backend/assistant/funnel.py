@@ -198,7 +198,7 @@ class Funnel:
             if getattr(resolution, "niche", None):
                 state.niche, state.candidates = resolution.niche, []
             elif getattr(resolution, "candidates", None):
-                state.candidates = [c if isinstance(c, str) else c.niche for c in resolution.candidates][:5]
+                state.candidates = [hit.niche for hit in resolution.candidates][:5]
         if state.city and state.niche:
             return await self._complete(state, chat_session_id, accounts)
         if not state.niche and state.candidates:

@@ -6,20 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from backend.assistant.context import TurnContext
-from backend.assistant.contract import Dashboard, Reply, Source, Table
+from backend.assistant.contract import Dashboard, Reply, Source
 from backend.assistant.funnel import FunnelState
-from backend.assistant.shapes import as_dict, niche_names
 from backend.knowledge.calibration import MAX_SOURCES
 
 
 def attach_sources(reply: Reply, ctx: TurnContext) -> Reply:
-    known: dict[str, str] = {str(h.get("article_id")): str(h.get("title", "")) for h in ctx.faq_hits}
-    known.update({aid: str(a.get("title", "")) for aid, a in ctx.articles.items()})
+    known = {hit.article_id: hit.title for hit in ctx.faq_hits}
+    known.update({aid: article.title for aid, article in ctx.articles.items()})
     if reply.action == "no_answer":
         return reply.model_copy(update={"sources": [], "dashboard": None})
     declared = [s.article_id for s in reply.sources if s.article_id in known]
     if not declared:
-        declared = ctx.faq_shown or list(ctx.articles) or [str(h.get("article_id")) for h in ctx.faq_hits[:1]]
+        declared = ctx.faq_shown or list(ctx.articles) or [hit.article_id for hit in ctx.faq_hits[:1]]
     sources = [Source(article_id=aid, title=known[aid]) for aid in dict.fromkeys(declared) if aid in known]
     sources = sources[:MAX_SOURCES]
     if sources:
@@ -33,24 +32,16 @@ async def _resolve(ctx: TurnContext, reply: Reply, text: str, funnel: FunnelStat
     wanted = str(reply.fields.get("niche") or "").strip()
     if not wanted and funnel.stage == 3 and funnel.niche:
         wanted = funnel.niche
-    found = as_dict(await ctx.knowledge.analytics_get_by_niche(wanted or text))
-    if found.get("niche") and found.get("table"):
+    found = await ctx.knowledge.analytics_get_by_niche(wanted or text)
+    if found.niche and found.table:
         ctx.analytics = found
     else:
-        ctx.candidates = niche_names(found.get("candidates"))
-
-
-def _table(raw: Any) -> Table:
-    data = as_dict(raw)
-    return Table(
-        columns=[str(c) for c in data.get("columns", [])],
-        rows=[[str(cell) for cell in row] for row in data.get("rows", [])],
-    )
+        ctx.candidates = [hit.niche for hit in found.candidates]
 
 
 async def attach_analytics(reply: Reply, ctx: TurnContext, text: str, funnel: FunnelState) -> Reply:
     await _resolve(ctx, reply, text, funnel)
-    niche = str(ctx.analytics["niche"]) if ctx.analytics else None
+    niche = ctx.analytics.niche if ctx.analytics else None
     base: dict[str, Any] = {"sources": [], "dashboard": None}
     if not ctx.caller.has_access:
         subject = f" по нише «{niche}»" if niche else ""
@@ -73,8 +64,8 @@ async def attach_analytics(reply: Reply, ctx: TurnContext, text: str, funnel: Fu
                 "fields": {"niche": niche, "action": "need_registration"},
             }
         )
-    if ctx.analytics is not None and niche:
-        dashboard = Dashboard(niche=niche, table=_table(ctx.analytics.get("table")))
+    if ctx.analytics is not None and ctx.analytics.table is not None and niche:
+        dashboard = Dashboard(niche=niche, table=ctx.analytics.table)
         fields = dict(reply.fields) | {"niche": niche, "action": "show_analytics"}
         fields.pop("candidates", None)
         return reply.model_copy(

@@ -9,10 +9,11 @@ from fastapi import Depends, Request, Response
 
 from backend.auth.cookies import set_session_cookie
 from backend.auth.models import User
-from backend.auth.service import sign_in_by_id
+from backend.auth.service import enforce_new_session_limit, sign_in_by_id
 from backend.auth.sessions import SessionState, SessionStore
 from backend.auth.users import UserManagerDep, jwt_strategy
-from backend.core.dependencies import DbSession, RedisDep, SettingsDep
+from backend.core.client_ip import client_ip, parse_networks
+from backend.core.dependencies import DbSession, LimiterDep, RedisDep, SettingsDep
 
 
 async def current_user_optional(
@@ -42,17 +43,22 @@ async def current_session(
     db: DbSession,
     store: SessionStoreDep,
     user: CurrentUserOptional,
+    limiter: LimiterDep,
 ) -> SessionState:
-    """The caller's session; a missing or expired one is replaced transparently and the cookie set."""
+    """The caller's session; a missing or expired one is replaced transparently and the cookie set.
+
+    A new session is limited per client IP (429 SESSION_RATE_LIMITED) and lives in Redis only until
+    it says something (no database row for a visitor who only opened the page)."""
     sid = request.cookies.get(settings.SESSION_COOKIE_NAME)
     state = await store.resume_or_create(db, sid, user.id if user else None)
     pending = state.data.pop("pending_login_user_id", None)
     if pending and user is None:  # the funnel registered this visitor during a streamed or voice turn
         state = await sign_in_by_id(response, uuid.UUID(pending), state.sid, store, db, settings, state)
     elif state.is_new:
+        await enforce_new_session_limit(limiter, settings, client_ip(request, parse_networks(settings.TRUSTED_PROXIES)))
         set_session_cookie(response, settings, state.sid)
-    # No commit here: the request's unit of work stores the row (a chat turn commits it with the
-    # visitor's message first; routes that start tasks commit before sending them).
+    # No commit here: the request's unit of work writes the new session to Redis; its row comes with
+    # its first message or upload (``ensure_stored``).
     return state
 
 

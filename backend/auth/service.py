@@ -51,6 +51,17 @@ async def enforce_login_limits(limiter: RateLimiter, settings: Settings, email: 
             )
 
 
+async def enforce_new_session_limit(limiter: RateLimiter, settings: Settings, ip: str) -> None:
+    """Count one new conversation session per client IP (each costs a Redis key until it expires)."""
+    retry_after = await limiter.hit(RateLimiter.rule(settings.RATE_NEW_SESSION_IP), "session-ip", ip)
+    if retry_after is not None:
+        raise TooManyRequests(
+            f"Слишком много новых сессий с вашего адреса. Попробуйте снова через {retry_after} с.",
+            retry_after=retry_after,
+            error_code="SESSION_RATE_LIMITED",
+        )
+
+
 async def authenticate(manager: UserManager, codes: CodeService, body: LoginRequest) -> User:
     if body.password is not None:
         form = OAuth2PasswordRequestForm(username=body.email, password=body.password)

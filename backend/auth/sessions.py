@@ -1,8 +1,10 @@
 """Conversation sessions: the ``sessionid`` cookie names a JSON state kept in Redis for 12 h.
 
-Each session also has a ``chat_sessions`` row, so messages survive the Redis state. Methods that take
-the request's ``AsyncSession`` only flush, and write Redis after that unit of work commits: a failed
-request leaves no state pointing at a row that was never stored, and no destroyed old session.
+A session that has said something also has a ``chat_sessions`` row, so its messages survive the
+Redis state. A visitor who only opened the page costs one Redis key and no row: ``ensure_stored``
+inserts the row with the session's first message or upload. Methods that take the request's
+``AsyncSession`` only flush, and write Redis after that unit of work commits: a failed request
+leaves no state pointing at a row that was never stored, and no destroyed old session.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class SessionState:
     chat_session_id: uuid.UUID
     user_id: uuid.UUID | None = None
     data: dict[str, Any] = field(default_factory=dict)  # scenario state (funnel stage, article...)
+    stored: bool = True  # the chat_sessions row exists
     is_new: bool = False
 
     def to_json(self) -> str:
@@ -34,6 +37,7 @@ class SessionState:
                 "chat_session_id": str(self.chat_session_id),
                 "user_id": str(self.user_id) if self.user_id else None,
                 "data": self.data,
+                "stored": self.stored,
             }
         )
 
@@ -46,6 +50,7 @@ class SessionState:
             chat_session_id=uuid.UUID(payload["chat_session_id"]),
             user_id=uuid.UUID(user_id) if user_id else None,
             data=payload.get("data") or {},
+            stored=payload.get("stored", True),
         )
 
 
@@ -84,8 +89,10 @@ class SessionStore:
         after_commit(db, save)
 
     async def create(self, db: AsyncSession, user_id: uuid.UUID | None) -> SessionState:
-        row = await repository.create_session(db, user_id)
-        state = SessionState(sid=secrets.token_urlsafe(32), chat_session_id=row.id, user_id=user_id, is_new=True)
+        """A new session in Redis only; its row waits for the first message (``ensure_stored``)."""
+        state = SessionState(
+            sid=secrets.token_urlsafe(32), chat_session_id=uuid.uuid4(), user_id=user_id, stored=False, is_new=True
+        )
         self.save_after_commit(db, state)
         return state
 
@@ -113,12 +120,24 @@ class SessionStore:
         if old is None or old.user_id not in (None, user_id):
             return await self.create(db, user_id)
         state = SessionState(
-            sid=secrets.token_urlsafe(32), chat_session_id=old.chat_session_id, data=old.data, is_new=True
+            sid=secrets.token_urlsafe(32),
+            chat_session_id=old.chat_session_id,
+            data=old.data,
+            stored=old.stored,
+            is_new=True,
         )
         await self.attach_user(db, state, user_id)
         return state
 
     async def attach_user(self, db: AsyncSession, state: SessionState, user_id: uuid.UUID) -> None:
-        await repository.attach_user(db, state.chat_session_id, user_id)
+        if state.stored:
+            await repository.attach_user(db, state.chat_session_id, user_id)
         state.user_id = user_id
         self.save_after_commit(db, state)
+
+
+async def ensure_stored(db: AsyncSession, state: SessionState) -> None:
+    """Create the session's row before its first message or upload is stored (idempotent)."""
+    if not state.stored:
+        await repository.store_session(db, state.chat_session_id, state.user_id)
+        state.stored = True

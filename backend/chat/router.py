@@ -37,9 +37,9 @@ _LIMITED = error_responses(
 )
 
 
-def _spoken(db: AsyncSession, reply: Reply, voice: VoiceService, state: SessionState, audio_format: str) -> Reply:
+async def _spoken(db: AsyncSession, reply: Reply, voice: VoiceService, state: SessionState, audio_format: str) -> Reply:
     """Point ``audio`` at a ``voice.tts`` task for the reply's text, sent once the turn has committed."""
-    task = voice.start_after_commit(db, voice.plan_speech(reply.reply, state, audio_format), state)
+    task = voice.start_after_commit(db, await voice.plan_speech(db, reply.reply, state, audio_format), state)
     return reply.model_copy(update={"audio": AudioRef(task_id=task.task_id, status_url=task.status_url)})
 
 
@@ -62,7 +62,7 @@ async def chat(
     if result.login_user_id is not None:
         state = await auth_service.sign_in_by_id(response, result.login_user_id, state.sid, store, db, settings, state)
     if body.voice:
-        reply = _spoken(db, reply, voice, state, body.audio_format)
+        reply = await _spoken(db, reply, voice, state, body.audio_format)
     return reply
 
 
@@ -120,7 +120,7 @@ async def chat_stream(
                     result.state.data["pending_login_user_id"] = str(result.login_user_id)
                 reply = result.reply
                 if body.voice:
-                    reply = _spoken(turn_db, reply, voice, result.state, body.audio_format)
+                    reply = await _spoken(turn_db, reply, voice, result.state, body.audio_format)
             await queue.put(_event("message", reply.model_dump(mode="json")))  # committed: the last word
         except Exception as exc:  # headers are sent: report in the error shape, never end the stream silently
             _, error, _ = classify(exc, "/ai/chat/stream", "POST")

@@ -22,7 +22,7 @@ from backend.assistant.engine import TurnEngine, TurnInput
 from backend.assistant.loop import StreamSink
 from backend.auth.models import User
 from backend.auth.service import has_analytics_access
-from backend.auth.sessions import SessionState, SessionStore
+from backend.auth.sessions import SessionState, SessionStore, ensure_stored
 from backend.chat import repository
 from backend.chat.accounts import FunnelAccounts
 from backend.chat.turns import TurnLock
@@ -117,6 +117,7 @@ class ChatService:
             state.data = stored.data  # what the previous turn of this session left
 
         history = await repository.recent_messages(db, state.chat_session_id, self._settings.HISTORY_TURNS)
+        await ensure_stored(db, state)
         message = await repository.add_message(
             db, session_id=state.chat_session_id, user_id=state.user_id, role="user", text=text
         )

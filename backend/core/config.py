@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     RATE_DAILY_USER: str = "300/day"  # per user
     RATE_DAILY_IP: str = "600/day"  # per client IP
     RATE_OFFTOPIC: str = "15/day"  # OFFTOPIC replies per session
+    RATE_NEW_SESSION_IP: str = "100/10 minutes"  # new conversation sessions (cookieless visits) per client IP
     HISTORY_TURNS: int = 12  # messages loaded for the model
     TURN_WAIT_SECONDS: float = Field(default=3.0, ge=0)  # a second turn on a busy session waits this long, then 409
     TURN_LOCK_SECONDS: int = Field(default=180, ge=5)  # a turn's lock expires after this (a crashed process)

@@ -47,8 +47,3 @@ def weighted_sum(parts: Sequence[Mapping[K, float]], weights: Sequence[float]) -
         for key, score in part.items():
             scores[key] = scores.get(key, 0.0) + weight * score
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
-
-
-def dedupe_best(items: Sequence[tuple[K, float]]) -> list[K]:
-    """Keys in order of first appearance (e.g. chunks pooled to their article)."""
-    return list(dict.fromkeys(key for key, _ in items))

@@ -78,7 +78,7 @@ async def tts(
         stored = await service.speak_now(db, body.text, state, body.format)
         audio = FileResponse(stored.path, media_type=ENCODINGS[body.format].mime, headers={"X-Audio-URL": stored.url})
         return carry_cookies(response, audio)
-    plan = service.plan_speech(body.text, state, body.format)
+    plan = await service.plan_speech(db, body.text, state, body.format)
     return service.start_after_commit(db, plan, state)  # the session row exists before the task runs
 
 

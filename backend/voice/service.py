@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.auth.sessions import SessionState
+from backend.auth.sessions import SessionState, ensure_stored
 from backend.core.celery import LeadincCelery
 from backend.core.config import Settings
 from backend.core.database import after_commit
@@ -118,6 +118,7 @@ class VoiceService:
             voice_reply=voice_reply,
             fmt=fmt,
         )
+        await ensure_stored(db, state)
         await repository.add_event_async(
             db,
             id=event_id,
@@ -149,11 +150,12 @@ class VoiceService:
         return size
 
     # --- speech ------------------------------------------------------------------------------------
-    def plan_speech(self, text: str, state: SessionState, fmt: str) -> dispatch.TaskPlan:
+    async def plan_speech(self, db: AsyncSession, text: str, state: SessionState, fmt: str) -> dispatch.TaskPlan:
         """Plan ``voice.tts`` for ``text``; :meth:`start` it once the session row is committed.
 
         ``/ai/chat`` with ``voice: true`` uses this too and puts the returned task in ``reply.audio``.
         """
+        await ensure_stored(db, state)  # the task's audio event refers to the session's row
         return dispatch.speech_task(
             self.celery, text=text, sid=state.sid, chat_session_id=state.chat_session_id, fmt=fmt
         )
@@ -171,6 +173,7 @@ class VoiceService:
         except VoiceError as exc:
             journal_error("tts_failed", exc, provider=self.settings.TTS_PROVIDER, format=fmt)
             raise VoiceUnavailable(exc.detail, error_code=exc.error_code) from exc
+        await ensure_stored(db, state)
         await repository.add_event_async(
             db,
             session_id=state.chat_session_id,

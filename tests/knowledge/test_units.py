@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.knowledge.hybrid import dedupe_best, normalise, rrf, weighted_sum
+from backend.knowledge.hybrid import normalise, rrf, weighted_sum
 from backend.knowledge.normalize import document_words, stems, to_cyrillic, translit_word
 from backend.knowledge.spelling import Speller
 
@@ -43,10 +43,6 @@ def test_weighted_sum_lets_a_clear_lexical_winner_through() -> None:
     assert fused[0][1] == pytest.approx(0.5 * (0.20 / 0.21) + 0.5)
     with pytest.raises(ValueError):
         weighted_sum([dense], [0.5, 0.5])
-
-
-def test_dedupe_best_pools_chunks_to_records() -> None:
-    assert dedupe_best([("101", 0.9), ("102", 0.8), ("101", 0.7)]) == ["101", "102"]
 
 
 @pytest.mark.parametrize(

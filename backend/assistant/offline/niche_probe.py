@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from rapidfuzz import fuzz
 
-from backend.assistant.shapes import as_dict
+from backend.assistant.ports import KnowledgePort
 from backend.knowledge.niches import niche_terms
 from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
+from backend.knowledge.schemas import NicheResolution
 
 MAX_TERMS = 8  # longer messages are not "about a niche"; the router relies on its other cues
 PREFIX = 5
@@ -39,9 +39,8 @@ def _similar(term: str, name_stem: str) -> bool:
     return len(term) >= 4 and fuzz.ratio(term, name_stem) >= SIMILAR
 
 
-def signal_from(text: str, resolution: Any) -> NicheSignal | None:
-    found = as_dict(resolution)
-    niche, method = found.get("niche"), found.get("method")
+def signal_from(text: str, resolution: NicheResolution) -> NicheSignal | None:
+    niche, method = resolution.niche, resolution.method
     if not niche:
         return None
     terms = niche_terms(text)
@@ -54,7 +53,7 @@ def signal_from(text: str, resolution: Any) -> NicheSignal | None:
     return None
 
 
-def make_niche_probe(knowledge: Any) -> NicheProbe:
+def make_niche_probe(knowledge: KnowledgePort) -> NicheProbe:
     async def probe(text: str) -> NicheSignal | None:
         terms = niche_terms(text)
         if not terms or len(terms) > MAX_TERMS:

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from backend.assistant.context import TurnContext
-from backend.assistant.shapes import as_dict, as_list, niche_names
 from backend.assistant.tools.base import Tool
 
 DIGEST_CHARS = 700
@@ -33,12 +32,12 @@ class FaqSearchTool(Tool):
     async def run(self, args: Any, ctx: TurnContext) -> dict[str, Any]:
         found = await ctx.knowledge.faq_lookup(args.query, args.n_results, args.last_article_id)
         calibration = ctx.knowledge.calibration
-        ctx.faq_hits = as_list(found.hits)
+        ctx.faq_hits = found.hits
         answerable = calibration.answers(found)
         ctx.faq_shown = [h.article_id for h in calibration.shown(found.hits)] if answerable else []
-        keep = ("article_id", "title", "summary", "tags", "score", "coverage")
+        keep = {"article_id", "title", "summary", "tags", "score", "coverage"}
         return {
-            "results": [{k: hit.get(k) for k in keep if k in hit} for hit in ctx.faq_hits],
+            "results": [hit.model_dump(include=keep) for hit in found.hits],
             "answerable": answerable,
             "sources": ctx.faq_shown,
         }
@@ -55,9 +54,9 @@ class FaqGetByIdTool(Tool):
     collection = "faq"
 
     async def run(self, args: Any, ctx: TurnContext) -> dict[str, Any]:
-        article = as_dict(await ctx.knowledge.faq_get_by_id(args.article_id))
-        ctx.articles[str(article.get("article_id", args.article_id))] = article
-        return {k: article.get(k) for k in ("article_id", "title", "summary", "text", "body") if article.get(k)}
+        article = await ctx.knowledge.faq_get_by_id(args.article_id)
+        ctx.articles[article.article_id] = article
+        return article.model_dump(include={"article_id", "title", "summary", "text"})
 
 
 class TitlesSearchArgs(BaseModel):
@@ -72,7 +71,7 @@ class AnalyticsTitlesSearchTool(Tool):
     collection = "analytics"
 
     async def run(self, args: Any, ctx: TurnContext) -> dict[str, Any]:
-        names = niche_names(await ctx.knowledge.analytics_titles_search(args.query, args.n_results))
+        names = [hit.niche for hit in await ctx.knowledge.analytics_titles_search(args.query, args.n_results)]
         ctx.candidates = names
         return {"titles": names}
 
@@ -88,7 +87,7 @@ class AnalyticsTitlesRandomTool(Tool):
     collection = "analytics"
 
     async def run(self, args: Any, ctx: TurnContext) -> dict[str, Any]:
-        return {"titles": niche_names(await ctx.knowledge.analytics_titles_random(args.n))}
+        return {"titles": await ctx.knowledge.analytics_titles_random(args.n)}
 
 
 class AnalyticsSearchArgs(BaseModel):
@@ -102,8 +101,8 @@ class AnalyticsSearchTool(Tool):
     collection = "analytics"
 
     async def run(self, args: Any, ctx: TurnContext) -> dict[str, Any]:
-        hits = as_list(await ctx.knowledge.analytics_search(args.query))
-        return {"results": [{"niche": h.get("niche"), "score": h.get("score")} for h in hits]}
+        hits = await ctx.knowledge.analytics_search(args.query)
+        return {"results": [hit.model_dump(include={"niche", "score"}) for hit in hits]}
 
 
 class NicheArgs(BaseModel):
@@ -120,18 +119,17 @@ class AnalyticsGetByNicheTool(Tool):
     collection = "analytics"
 
     async def run(self, args: Any, ctx: TurnContext) -> dict[str, Any]:
-        found = as_dict(await ctx.knowledge.analytics_get_by_niche(args.niche))
-        if found.get("niche") and found.get("table"):
+        found = await ctx.knowledge.analytics_get_by_niche(args.niche)
+        if found.niche and found.table:
             ctx.analytics = found
             if not ctx.caller.has_access:  # the paywall is on the data: no text, table or figures
-                return {"niche": found["niche"], "access": NEEDS_ACCESS}
-            table = as_dict(found["table"])
+                return {"niche": found.niche, "access": NEEDS_ACCESS}
             return {
-                "niche": found["niche"],
-                "analytics": str(found.get("analytics", ""))[:DIGEST_CHARS],
-                "table": f"приложит сервер: {len(table.get('rows', []))} строк",
+                "niche": found.niche,
+                "analytics": (found.analytics or "")[:DIGEST_CHARS],
+                "table": f"приложит сервер: {len(found.table.rows)} строк",
             }
-        ctx.candidates = niche_names(found.get("candidates"))
+        ctx.candidates = [hit.niche for hit in found.candidates]
         return {"niche": None, "candidates": ctx.candidates}
 
 
