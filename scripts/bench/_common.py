@@ -40,6 +40,7 @@ RAISED_LIMITS = {
     "RATE_DAILY_USER": "10000000/day",
     "RATE_DAILY_IP": "10000000/day",
     "RATE_OFFTOPIC": "10000000/day",
+    "RATE_NEW_SESSION_IP": "10000000/day",
 }
 
 # A mix of what visitors send: FAQ questions, small talk, analytics requests (guests get

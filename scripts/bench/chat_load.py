@@ -85,10 +85,11 @@ def baseline_app() -> FastAPI:
 
     @app.post("/start")
     async def start(response: Response) -> dict[str, str]:
+        chat_session_id = uuid.uuid4()
         async with app.state.db_factory() as db, db.begin():
-            row = await session_repository.create_session(db, None)
+            await session_repository.store_session(db, chat_session_id, None)
         sid = secrets.token_urlsafe(32)
-        payload = {"chat_session_id": str(row.id), "user_id": None, "data": {}}
+        payload = {"chat_session_id": str(chat_session_id), "user_id": None, "data": {}}
         await app.state.redis.set(f"bench:session:{sid}", json.dumps(payload), ex=3600)
         response.set_cookie("sessionid", sid, httponly=True)
         return {"sid": sid}

@@ -182,6 +182,7 @@ def main() -> int:
             "RATE_BURST_IP": "100000/10 seconds",
             "RATE_DAILY_GUEST": "100000/day",
             "RATE_DAILY_IP": "100000/day",
+            "RATE_NEW_SESSION_IP": "100000/day",
         }
         settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
         env = {**os.environ, **{k: str(v) for k, v in values.items()}}

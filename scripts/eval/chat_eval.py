@@ -170,7 +170,14 @@ class Server:
             "CODE_RESEND_SECONDS": "0",
             **{
                 name: "1000000/1 second"
-                for name in ("RATE_BURST", "RATE_BURST_IP", "RATE_DAILY_GUEST", "RATE_DAILY_USER", "RATE_DAILY_IP")
+                for name in (
+                    "RATE_BURST",
+                    "RATE_BURST_IP",
+                    "RATE_DAILY_GUEST",
+                    "RATE_DAILY_USER",
+                    "RATE_DAILY_IP",
+                    "RATE_NEW_SESSION_IP",
+                )
             },
             "RATE_OFFTOPIC": "1000000/day",
         }
