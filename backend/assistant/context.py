@@ -38,3 +38,4 @@ class TurnContext:
     analytics: NicheLookup | None = None  # a resolved niche (its table stays server-side)
     candidates: list[str] = field(default_factory=list)
     tool_log: list[dict[str, Any]] = field(default_factory=list)
+    model_wait: float = 0.0  # seconds spent waiting on a remote model (not server work)

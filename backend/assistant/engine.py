@@ -122,7 +122,9 @@ class TurnEngine:
             result = LoopResult(reply=None)
         if result.reply is None and self.model is not self.offline:
             logger.warning("falling back to the offline model", extra={"reason": fallback_reason})
+            waited = ctx.model_wait
             ctx = TurnContext(knowledge=self.knowledge, session_data=turn.session_data, caller=turn.caller)
+            ctx.model_wait = waited
             provider = self.offline
             result = await self._run_model(self.offline, turn, funnel, ctx, None)
         reply = result.reply or Reply(scenario=Scenario.OFFTOPIC, action="error", reply=SAFE_REPLY)
@@ -176,6 +178,7 @@ class TurnEngine:
             "usage": {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens},
             "sources": [s.model_dump() for s in reply.sources],
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "model_wait_ms": round(ctx.model_wait * 1000, 1),
         }
         return TurnOutput(reply=reply, meta=meta, login_user_id=login_user_id)
 

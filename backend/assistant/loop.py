@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -78,7 +79,7 @@ async def _call(
 ) -> ModelResponse:
     if sink is None or extractor is None:
         return await model.complete(messages, tools)
-    final: ModelResponse | None = None
+    final: ModelResponse | None = None  # the time in sink() is a slow reader's: also not our work
     async for event in model.stream(messages, tools):
         if isinstance(event, TextDelta):
             text = extractor.feed(event.text)
@@ -106,7 +107,11 @@ async def run_loop(
         # paywall in post-processing, and only then is it streamed.
         live = frozenset() if ctx.collection == "analytics" else LIVE_STREAM_SCENARIOS
         extractor = ReplyStreamExtractor(live) if sink else None
-        response = await _call(model, messages, tools, sink, extractor)
+        started = time.perf_counter()
+        try:
+            response = await _call(model, messages, tools, sink, extractor)
+        finally:
+            ctx.model_wait += (time.perf_counter() - started) if model.remote else 0.0
         result.usage.add(response.usage)
         if response.tool_calls and round_no < MAX_TOOL_ROUNDS:
             messages.append(
@@ -140,7 +145,11 @@ async def run_loop(
         logger.warning("invalid model answer, asking for a repair", extra={"reason": error})
         messages.append({"role": "assistant", "content": response.content or ""})
         messages.append({"role": "user", "content": REPAIR_PROMPT.format(error=error)})
-        repaired = await model.complete(messages, [])
+        started = time.perf_counter()
+        try:
+            repaired = await model.complete(messages, [])
+        finally:
+            ctx.model_wait += (time.perf_counter() - started) if model.remote else 0.0
         result.usage.add(repaired.usage)
         reply, error = parse_answer(repaired.content)
         result.reply, result.repaired, result.error = reply, reply is not None, error

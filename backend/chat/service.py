@@ -10,6 +10,7 @@ funnel's account and stage change together, then writes the Redis state, then re
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -112,6 +113,7 @@ class ChatService:
             lock = self.turn_lock(state.sid, wait_seconds=wait_seconds)
             await lock.acquire()
             on_close(db, lock.release)  # after the commit and the Redis write, or after a rollback
+        started = time.perf_counter()  # server time: waiting for the lock is not work
         stored = await self._store.load(state.sid)
         if stored is not None and stored.chat_session_id == state.chat_session_id:
             state.data = stored.data  # what the previous turn of this session left
@@ -152,7 +154,8 @@ class ChatService:
             scenario=output.reply.scenario.value,
             meta=output.meta | {"reply": output.reply.model_dump(mode="json", exclude={"reply"})},
         )
-        record_turn(output.meta, (self._settings.LLM_PRICE_INPUT_PER_MTOK, self._settings.LLM_PRICE_OUTPUT_PER_MTOK))
+        prices = (self._settings.LLM_PRICE_INPUT_PER_MTOK, self._settings.LLM_PRICE_OUTPUT_PER_MTOK)
+        record_turn(output.meta, prices, time.perf_counter() - started)
         logger.info(
             "chat turn",
             extra={k: output.meta[k] for k in ("scenario", "action", "provider", "fallback", "latency_ms")},

@@ -31,16 +31,24 @@ LIMIT_REJECTIONS = Counter("leadinc_limit_rejections_total", "Requests refused b
 LOGIN_FAILURES = Counter(
     "leadinc_login_failures_total", "Failed logins on /auth/jwt/login_custom", ["method", "error_code"]
 )
+TURN_SERVER_TIME = Histogram(
+    "leadinc_turn_server_seconds",
+    "Server time per chat turn (from the turn lock to the stored reply), excluding the wait for a remote model",
+    ["provider"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 TASKS = Counter("leadinc_tasks_total", "Background tasks finished", ["queue", "task", "state"])
 TASK_DURATION = Histogram(
     "leadinc_task_duration_seconds", "Background task run time", ["queue", "task"], buckets=LATENCY_BUCKETS
 )
 
 
-def record_turn(meta: Mapping[str, Any], price_per_mtok: tuple[float, float]) -> None:
-    """Count one finished turn from the metadata the engine stored with the reply."""
+def record_turn(meta: Mapping[str, Any], price_per_mtok: tuple[float, float], elapsed: float) -> None:
+    """Count one finished turn from the metadata the engine stored with the reply; ``elapsed`` is the
+    turn's wall time, of which the engine's ``model_wait_ms`` was spent waiting on a remote model."""
     provider = str(meta.get("provider") or "unknown")
     TURNS.labels(str(meta.get("scenario") or "unknown"), provider).inc()
+    TURN_SERVER_TIME.labels(provider).observe(max(0.0, elapsed - float(meta.get("model_wait_ms") or 0) / 1000))
     if meta.get("fallback"):
         FALLBACKS.inc()
     for call in meta.get("tool_calls") or []:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import httpx
+from openai_standin import OpenAIStandIn, Scripted
 
 from backend.core.config import Settings
-from helpers import client_for, derive_settings
+from helpers import client_for, derive_settings, stored_messages
 
 
 def sample(body: str, name: str, **labels: str) -> float:
@@ -44,6 +46,26 @@ async def test_turns_and_requests_are_counted(client: httpx.AsyncClient) -> None
         before, "leadinc_tool_calls_total", tool="faq_search"
     )
     assert 'leadinc_queue_depth{queue="text"}' in after and 'leadinc_queue_depth{queue="audio"}' in after
+
+
+async def test_turn_server_time_excludes_the_wait_for_the_model(
+    openai_client: httpx.AsyncClient, fresh_standin: OpenAIStandIn, settings: Settings
+) -> None:
+    """A model that takes 0.6 s: the turn's wall time includes it, its server time does not."""
+    answer = {"scenario": "OFFTOPIC", "action": "answer", "reply": "Здравствуйте! Чем помочь?", "fields": {}}
+    fresh_standin.push(Scripted(content=json.dumps(answer, ensure_ascii=False), delay=0.6))
+    before = await scrape(openai_client)
+    assert (await openai_client.post("/ai/chat", json={"message": "привет"})).status_code == 200
+    after = await scrape(openai_client)
+
+    def delta(name: str) -> float:
+        return sample(after, name, provider="openai") - sample(before, name, provider="openai")
+
+    meta = [m for _, _, m in stored_messages(settings, "assistant")][-1]
+    assert meta["provider"] == "openai" and meta["model_wait_ms"] >= 600
+    assert meta["latency_ms"] >= 600  # the engine's wall time includes the model
+    assert delta("leadinc_turn_server_seconds_count") == 1
+    assert 0 < delta("leadinc_turn_server_seconds_sum") < 0.5
 
 
 async def test_limit_rejections_are_counted(settings: Settings, tmp_path: Path, app_factory: Any) -> None:

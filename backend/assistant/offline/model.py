@@ -26,6 +26,7 @@ def _json(payload: dict[str, Any]) -> str:
 class OfflineChatModel:
     provider = "offline"
     model = "offline-router-v1"
+    remote = False
 
     def __init__(self, router: OfflineRouter, niche_probe: NicheProbe, support_email: str = "") -> None:
         self.router = router

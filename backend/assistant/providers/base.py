@@ -48,6 +48,7 @@ class ModelError(Exception):
 class ChatModel(Protocol):
     provider: str
     model: str
+    remote: bool  # answers over the network: time in its calls is waiting, not our work
 
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]]) -> ModelResponse: ...
 

@@ -17,6 +17,7 @@ from backend.assistant.providers.base import Message, ModelError, ModelResponse,
 
 class OpenAIChatModel:
     provider = "openai"
+    remote = True
 
     def __init__(
         self,
