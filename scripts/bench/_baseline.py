@@ -1,6 +1,7 @@
 """The load benchmark's baseline: ``chat_load.baseline_app`` (per turn one Redis GET and the same two
 inserts as a chat turn, each in its own transaction) plus the same minimal work as Server-Sent Events
-(``POST /ai/chat/stream``: one ``delta`` after the first insert, then one ``message``), so the streamed
+(``POST /ai/chat/stream``: one ``delta`` after the first insert, then one ``message``; with a
+configured model, the deltas of the same streamed model call the product makes), so the streamed
 endpoint has a floor too. Not part of the product.
 
 ``uvicorn --factory scripts.bench._baseline:app --workers 2`` behind nginx at ``/bench-baseline/``.
@@ -16,8 +17,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from backend.assistant.providers.base import TextDelta
 from backend.chat import repository
-from scripts.bench.chat_load import BASELINE_REPLY, baseline_app
+from scripts.bench.chat_load import BASELINE_REPLY, baseline_app, model_messages
 
 
 def app() -> FastAPI:
@@ -34,7 +36,15 @@ def app() -> FastAPI:
         async def events() -> AsyncIterator[ServerSentEvent]:
             async with application.state.db_factory() as db, db.begin():
                 await repository.add_message(db, session_id=session_id, user_id=None, role="user", text=body["message"])
-            yield ServerSentEvent(data=json.dumps({"text": BASELINE_REPLY["reply"]}, ensure_ascii=False), event="delta")
+            model = application.state.model
+            if model is None:
+                yield ServerSentEvent(
+                    data=json.dumps({"text": BASELINE_REPLY["reply"]}, ensure_ascii=False), event="delta"
+                )
+            else:
+                async for event in model.stream(model_messages(body["message"]), []):
+                    if isinstance(event, TextDelta):
+                        yield ServerSentEvent(data=json.dumps({"text": event.text}, ensure_ascii=False), event="delta")
             async with application.state.db_factory() as db, db.begin():
                 await repository.add_message(
                     db,

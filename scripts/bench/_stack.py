@@ -88,6 +88,30 @@ def is_helper(pid: int) -> bool:
     return False
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (from /proc/<pid>/stat), seconds."""
+    total = 0
+    for pid in pids:
+        with suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def pids_named(name: str) -> list[int]:
+    """Every process whose command name is ``name`` (shared servers: PostgreSQL, Redis)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+    return found
+
+
 def peak_rss_mib(pid: int) -> float | None:
     """VmHWM (peak resident set size) of one process, MiB."""
     with suppress(OSError):
@@ -232,6 +256,17 @@ class Stack:
                 rss = peak_rss_mib(pid)
                 if rss is not None:
                     groups.setdefault(role, []).append(round(rss, 1))
+        return groups
+
+    def process_groups(self, standin: int | None = None) -> dict[str, list[int]]:
+        """The processes whose CPU a run costs, by role. PostgreSQL and Redis are the machine's shared
+        servers: anything else using them at the time is counted too."""
+        groups = {role: descendants(self.procs[role].pid) for role in ("api", "baseline", "nginx")}
+        groups["celery"] = [p for role in ("celery text", "celery audio") for p in descendants(self.procs[role].pid)]
+        groups["postgres"] = pids_named("postgres")
+        groups["redis"] = pids_named("redis-server")
+        if standin is not None:
+            groups["stand-in"] = descendants(standin)
         return groups
 
     def stop(self) -> None:

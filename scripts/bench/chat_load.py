@@ -9,7 +9,11 @@
   (``RAISED_LIMITS`` in ``_common.py``) so no 429 is answered; the limiter still runs.
 * baseline: a tiny FastAPI app defined here (not part of the product) with the project's DB
   engine and models: per turn one Redis GET (the session) and the same two inserts (the user's
-  message, then the reply, each in its own transaction, as ``ChatService`` does).
+  message, then the reply, each in its own transaction, as ``ChatService`` does). When the
+  environment configures an OpenAI-compatible model (``OPENAI_API_KEY``), the baseline also makes
+  the product's model call between the inserts: the same client class (``OpenAIChatModel``, one per
+  process), the same system prompt and the same endpoint, so a model phase's ratio isolates our
+  overhead rather than the model's delay.
 
 Both run in the same invocation, one after the other, with the same clients and the same time.
 """
@@ -25,15 +29,17 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 import backend.models  # noqa: F401 - every table, so the foreign keys resolve
+from backend.assistant.providers.openai_compat import OpenAIChatModel
 from backend.auth import repository as session_repository
 from backend.chat import repository
-from backend.core.config import get_settings
+from backend.core.config import ROOT_DIR, get_settings
 from backend.core.database import async_session_factory, create_async_db_engine
 from backend.core.redis import create_async_redis
 from scripts.bench._common import (
@@ -62,6 +68,14 @@ BASELINE_REPLY = {
 }
 
 
+SYSTEM_PROMPT = (ROOT_DIR / "scenario" / "system.md").read_text(encoding="utf-8")
+
+
+def model_messages(text: str) -> list[dict[str, Any]]:
+    """What the baseline sends a configured model: the product's system prompt and the message."""
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
+
+
 def baseline_app() -> FastAPI:
     """``uvicorn --factory scripts.bench.chat_load:baseline_app``: the floor a chat turn cannot beat."""
     settings = get_settings()
@@ -71,9 +85,20 @@ def baseline_app() -> FastAPI:
         engine = create_async_db_engine(settings)
         app.state.db_factory = async_session_factory(engine)
         app.state.redis = create_async_redis(settings.REDIS_URL)
+        app.state.model = None
+        if settings.OPENAI_API_KEY:
+            app.state.model = OpenAIChatModel(
+                api_key=settings.OPENAI_API_KEY,
+                base_url=settings.OPENAI_BASE_URL or None,
+                model=settings.OPENAI_MODEL,
+                timeout=settings.OPENAI_TIMEOUT_SECONDS,
+                max_retries=settings.OPENAI_MAX_RETRIES,
+            )
         try:
             yield
         finally:
+            if app.state.model is not None:
+                await app.state.model.aclose()
             await app.state.redis.aclose()
             await engine.dispose()
 
@@ -103,13 +128,15 @@ def baseline_app() -> FastAPI:
         session_id = uuid.UUID(json.loads(raw)["chat_session_id"])
         async with app.state.db_factory() as db, db.begin():
             await repository.add_message(db, session_id=session_id, user_id=None, role="user", text=body["message"])
+        if app.state.model is not None:
+            await app.state.model.complete(model_messages(body["message"]), [])
         async with app.state.db_factory() as db, db.begin():
             await repository.add_message(
                 db,
                 session_id=session_id,
                 user_id=None,
                 role="assistant",
-                text=BASELINE_REPLY["reply"],
+                text=str(BASELINE_REPLY["reply"]),
                 scenario="FAQ",
                 meta={"provider": "baseline", "latency_ms": 0.0},
             )

@@ -16,9 +16,12 @@ Phases (each starts its own stack, so the API and workers run with that phase's 
   answering every completion after ``--delay`` seconds; wrk at ``--openai-conns`` (50, 200, 500).
 
 Each wrk run (``scripts/bench/chat.lua``) keeps one pre-created session per connection (cookie and
-CSRF token from ``GET /auth/session``) and is followed, in the same stack, by the same run against the
+CSRF token from ``GET /auth/session``) and is preceded, in the same stack, by the same run against the
 baseline (``_baseline.py``: one Redis GET and two inserts per turn, 2 workers, behind the same nginx
-at ``/bench-baseline/``). The streamed endpoint's time to the first ``delta`` event is measured by a
+at ``/bench-baseline/``; in the ``openai`` phase it also makes the product's call to the same
+stand-in, so the ratio isolates our overhead). Around every run the CPU time of each process group
+(API, baseline, nginx, Celery, stand-in, and the shared PostgreSQL and Redis servers) is read from
+``/proc`` and reported per answered turn. The streamed endpoint's time to the first ``delta`` event is measured by a
 small httpx client through nginx, one stream at a time and then ``--ttfd-concurrent`` streams at once,
 for the product and the baseline. Peak RSS (VmHWM) of every process is read before each stack stops.
 """
@@ -50,7 +53,7 @@ from scripts.bench._common import (
     percentiles,
     prepare_index,
 )
-from scripts.bench._stack import BASELINE_PREFIX, NGINX, Stack, descendants, is_helper
+from scripts.bench._stack import BASELINE_PREFIX, NGINX, Stack, cpu_seconds, descendants, is_helper
 
 LUA = Path(__file__).with_name("chat.lua")
 WRK_THREADS = 2  # one per core of the target machine kind
@@ -205,8 +208,15 @@ def run_phase(name: str, args: argparse.Namespace, database_url: str, workdir: P
                 profiling = []
                 if args.py_spy and target == "product" and conns == args.profile_conns:
                     profiling = start_profilers(stack, args.py_spy, args.seconds, args.profile_dir / f"{name}_{conns}")
+                groups = stack.process_groups(standin.pid if standin is not None else None)
+                cpu_before = {role: cpu_seconds(pids) for role, pids in groups.items()}
                 try:
                     figures = run_wrk(stack, path, conns, args.seconds, sessions, log, args.unique_messages)
+                    turns = max(1, figures["ok"])
+                    figures["cpu_ms_per_turn"] = {
+                        role: round((cpu_seconds(pids) - cpu_before[role]) * 1000 / turns, 2)
+                        for role, pids in groups.items()
+                    }
                 finally:
                     for profiler in profiling:
                         try:
@@ -270,6 +280,14 @@ def report(phases: list[dict[str, Any]], args: argparse.Namespace) -> str:
                     f"| {conns} | {target} | {r['rps']:.1f} | {r['p50_us'] / 1000:.0f} | {r['p95_us'] / 1000:.0f} "
                     f"| {r['p99_us'] / 1000:.0f} | {bad} / {socket_errors} | {ratio} |"
                 )
+        roles = sorted({role for run in phase["runs"] for role in run.get("cpu_ms_per_turn", {})})
+        if roles:
+            lines += ["", "CPU ms per answered turn, by process group (from /proc, the run's own change):", ""]
+            lines += ["| conns | target | " + " | ".join(roles) + " |", "|---|---|" + "---|" * len(roles)]
+            for run in phase["runs"]:
+                cpu = run.get("cpu_ms_per_turn", {})
+                cells = " | ".join(f"{cpu[r]:.2f}" if r in cpu else "" for r in roles)
+                lines.append(f"| {run['conns']} | {run['target']} | {cells} |")
         lines += ["", "| streamed turn | target | n | first delta p50 | p95 | message p50 | p95 | failed |"]
         lines += ["|---|---|---|---|---|---|---|---|"]
         for target in ("baseline", "product"):
