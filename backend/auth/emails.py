@@ -25,10 +25,7 @@ VERIFY_BODY = (
     "Передайте его в POST /auth/verify. Если вы не регистрировались, просто удалите письмо."
 )
 NOTICE_SUBJECT = "Новая регистрация в Leadinc: {contact}"
-NOTICE_BODY = (
-    "Новая регистрация.\n\n"
-    "Контакт: {contact}\nГород: {city}\nНиша: {niche}\nВремя (UTC): {at}\n"
-)
+NOTICE_BODY = "Новая регистрация.\n\nКонтакт: {contact}\nГород: {city}\nНиша: {niche}\nВремя (UTC): {at}\n"
 NOT_GIVEN = "не указан"
 
 

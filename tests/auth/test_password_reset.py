@@ -21,9 +21,7 @@ OLD, NEW = "old password 123", "new password 456"
 
 
 @pytest.fixture
-async def mail_client(
-    settings: Settings, tmp_path: Path, app_factory: Any, smtp: SMTPStandIn
-) -> Any:
+async def mail_client(settings: Settings, tmp_path: Path, app_factory: Any, smtp: SMTPStandIn) -> Any:
     async def make(**overrides: Any) -> httpx.AsyncClient:
         app = await app_factory(derive_settings(settings, tmp_path, **{**smtp.settings_values(), **overrides}))
         return client_for(app)
@@ -120,7 +118,9 @@ async def test_unknown_address_gets_the_same_answer_and_no_mail(mail_client: Any
 async def test_verify_email_with_the_mailed_token(mail_client: Any, smtp: SMTPStandIn) -> None:
     async with await mail_client() as client:
         await register(client, "verify@example.com")
-        assert (await client.post("/auth/request-verify-token", json={"email": "verify@example.com"})).status_code == 202
+        assert (
+            await client.post("/auth/request-verify-token", json={"email": "verify@example.com"})
+        ).status_code == 202
         (message,) = smtp.wait_for("verify@example.com")
         assert message["Subject"] == "Подтверждение e-mail Leadinc"
         token = token_in(message)
@@ -130,7 +130,9 @@ async def test_verify_email_with_the_mailed_token(mail_client: Any, smtp: SMTPSt
         assert_error(await client.post("/auth/verify", json={"token": token}), 409, "ALREADY_VERIFIED")
         assert_error(await client.post("/auth/verify", json={"token": "x.y.z"}), 400, "VERIFY_TOKEN_INVALID")
         # Verified now: asking again sends nothing.
-        assert (await client.post("/auth/request-verify-token", json={"email": "verify@example.com"})).status_code == 202
+        assert (
+            await client.post("/auth/request-verify-token", json={"email": "verify@example.com"})
+        ).status_code == 202
         await asyncio.sleep(0.5)
         assert len(smtp.messages_to("verify@example.com")) == 1
 
