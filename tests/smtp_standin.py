@@ -30,8 +30,8 @@ class _Collector:
 
 
 class SMTPStandIn:
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.lock = threading.Lock()
         self.received: list[tuple[list[str], EmailMessage]] = []
         self._controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port)
