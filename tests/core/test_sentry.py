@@ -136,3 +136,21 @@ def test_without_a_dsn_nothing_is_sent(settings: Settings, tmp_path: Path, sentr
         internal_error(base_url, sid)
         time.sleep(2)
     assert sentry.raw == []
+
+
+def test_a_failing_task_in_the_worker_reaches_sentry(settings: Settings, tmp_path: Path, sentry: SentryStandIn) -> None:
+    from security.api_processes import environment
+    from voice.workers import WorkerProcess
+
+    from backend.core.celery import create_celery_app
+
+    env = environment(settings, SENTRY_DSN=sentry.dsn, ADMIN_EMAIL="ops@example.com", LOG_LEVEL="INFO")
+    worker = WorkerProcess(env, tmp_path, queues="text").start()
+    try:
+        producer = create_celery_app(settings, settings.REDIS_URL)
+        producer.signature("auth.registration_notice", args=("not-a-user-id",)).apply_async()
+        event = wait_for_exception(sentry, within=30)
+    finally:
+        worker.stop()
+    assert event["exception"]["values"][-1]["type"] == "ValueError"
+    assert event["tags"]["component"] == "worker"
