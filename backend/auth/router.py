@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
 from fastapi_users import schemas as fu_schemas
 from fastapi_users.router import get_reset_password_router, get_verify_router
@@ -130,6 +131,11 @@ _token_errors = error_responses(
         429: "MAIL_LINK_RATE_LIMITED",
     },
 )
-_token_routes = {"dependencies": [Depends(limit_mail_links_per_ip)], "responses": _token_errors}
-router.include_router(get_reset_password_router(get_user_manager), **_token_routes)  # type: ignore[arg-type]
-router.include_router(get_verify_router(get_user_manager, fu_schemas.BaseUser[uuid.UUID]), **_token_routes)  # type: ignore[arg-type]
+for _tokens in (
+    get_reset_password_router(get_user_manager),
+    get_verify_router(get_user_manager, fu_schemas.BaseUser[uuid.UUID]),
+):
+    for _route in _tokens.routes:  # their own 400 schema is fastapi-users' {"detail"}: document ours
+        if isinstance(_route, APIRoute):
+            _route.responses.update(_token_errors)
+    router.include_router(_tokens, dependencies=[Depends(limit_mail_links_per_ip)])
