@@ -3,8 +3,8 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi_users import schemas as fu_schemas
 from fastapi_users.router import get_reset_password_router, get_verify_router
 
