@@ -132,8 +132,8 @@ _token_errors = error_responses(
     },
 )
 for _tokens in (
-    get_reset_password_router(get_user_manager),
-    get_verify_router(get_user_manager, fu_schemas.BaseUser[uuid.UUID]),
+    get_reset_password_router(get_user_manager),  # type: ignore[type-var,unused-ignore]  # mypy differs cold vs cached here
+    get_verify_router(get_user_manager, fu_schemas.BaseUser[uuid.UUID]),  # type: ignore[type-var,unused-ignore]  # mypy differs cold vs cached here
 ):
     for _route in _tokens.routes:  # their own 400 schema is fastapi-users' {"detail"}: document ours
         if isinstance(_route, APIRoute):

@@ -32,7 +32,8 @@ from backend.auth.exceptions import (
 from backend.auth.models import User
 from backend.auth.notices import schedule_registration_notice
 from backend.core.config import Settings
-from backend.core.dependencies import DbSession, LimiterDep, SettingsDep
+from backend.core.database import after_commit
+from backend.core.dependencies import DbSession, LimiterDep, RedisDep, SettingsDep
 from backend.core.errors import Unprocessable
 from backend.core.keys import Purpose, derive_secret
 from backend.core.ratelimit import RateLimiter
@@ -76,6 +77,7 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):  # type: ignor
     settings: Settings
     session: AsyncSession
     limiter: RateLimiter | None = None
+    redis: aioredis.Redis | None = None
 
     async def validate_password(self, password: str, user: Any) -> None:
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
@@ -110,7 +112,15 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):  # type: ignor
         logger.info("verification requested", extra={"user_id": str(user.id)})
 
     async def on_after_reset_password(self, user: User, request: Request | None = None) -> None:
+        """A new password logs the account out everywhere (once the change has committed)."""
         logger.info("password reset", extra={"user_id": str(user.id)})
+        redis, user_id = self.redis, user.id
+        if redis is not None:
+
+            async def log_out_everywhere() -> None:
+                await jwt_strategy(self.settings, redis).revoke_all(user_id)
+
+            after_commit(self.session, log_out_everywhere)
 
     @staticmethod
     def _expired(token: str, secret: str, audience: str) -> bool:
@@ -144,11 +154,19 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):  # type: ignor
             raise AlreadyVerified from exc
 
 
-def make_user_manager(session: AsyncSession, settings: Settings, limiter: RateLimiter | None = None) -> UserManager:
+def make_user_manager(
+    session: AsyncSession,
+    settings: Settings,
+    limiter: RateLimiter | None = None,
+    redis: aioredis.Redis | None = None,
+) -> UserManager:
+    """``limiter`` caps reset/verification mails per account; ``redis`` lets a password reset revoke
+    the account's JWTs (both come with HTTP requests; the funnel needs neither)."""
     manager = UserManager(FlushingUserDatabase(session, User))
     manager.settings = settings
     manager.session = session
     manager.limiter = limiter
+    manager.redis = redis
     manager.reset_password_token_secret = derive_secret(settings, Purpose.RESET)
     manager.reset_password_token_lifetime_seconds = settings.RESET_TOKEN_LIFETIME_SECONDS
     manager.verification_token_secret = derive_secret(settings, Purpose.VERIFY)
@@ -215,8 +233,8 @@ def jwt_strategy(settings: Settings, redis: aioredis.Redis) -> RevocableJWTStrat
     return RevocableJWTStrategy(redis, derive_secret(settings, Purpose.JWT), settings.JWT_LIFETIME_SECONDS)
 
 
-def get_user_manager(settings: SettingsDep, session: DbSession, limiter: LimiterDep) -> UserManager:
-    return make_user_manager(session, settings, limiter)
+def get_user_manager(settings: SettingsDep, session: DbSession, limiter: LimiterDep, redis: RedisDep) -> UserManager:
+    return make_user_manager(session, settings, limiter, redis)
 
 
 UserManagerDep = Annotated[UserManager, Depends(get_user_manager)]

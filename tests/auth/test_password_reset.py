@@ -48,6 +48,9 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
 async def test_reset_with_the_mailed_token_then_the_token_is_used(mail_client: Any, smtp: SMTPStandIn) -> None:
     async with await mail_client() as client:
         await register(client, "reset@example.com")
+        assert await login(client, "reset@example.com", OLD) == 200
+        signed_in = httpx.Cookies(client.cookies)
+        client.cookies.clear()
         asked = await client.post("/auth/forgot-password", json={"email": "reset@example.com"})
         assert asked.status_code == 202, asked.text
         (message,) = smtp.wait_for("reset@example.com")
@@ -56,6 +59,9 @@ async def test_reset_with_the_mailed_token_then_the_token_is_used(mail_client: A
 
         done = await client.post("/auth/reset-password", json={"token": token, "password": NEW})
         assert done.status_code == 200, done.text
+        client.cookies = signed_in  # the session from before the reset is logged out
+        assert (await client.get("/auth/users/me")).status_code == 401
+        client.cookies.clear()
         assert await login(client, "reset@example.com", NEW) == 200
         assert await login(client, "reset@example.com", OLD) == 401
 
