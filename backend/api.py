@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from backend.admin.router import router as admin_router
 from backend.auth.router import router as auth_router
 from backend.chat.router import router as chat_router
 from backend.codes.router import router as codes_router
@@ -16,3 +17,4 @@ api_router.include_router(codes_router)
 api_router.include_router(chat_router)
 api_router.include_router(voice_router)
 api_router.include_router(metrics_router)
+api_router.include_router(admin_router)

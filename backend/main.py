@@ -19,6 +19,7 @@ from backend.core.keys import Purpose, derive_secret
 from backend.core.logging import configure_logging
 from backend.core.middleware import BodySizeLimitMiddleware, JsonTrustedHostMiddleware, RequestIdMiddleware
 from backend.core.openapi import install_openapi
+from backend.core.sentry import init_sentry
 from backend.metrics.instruments import observe_app_error
 from backend.metrics.middleware import HttpMetricsMiddleware
 from backend.runtime import build_runtime
@@ -50,6 +51,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    init_sentry(settings, "api")  # before the app exists: the integrations hook into FastAPI/Starlette
     app = FastAPI(
         title="Leadinc Assistant",
         version="0.1.0",

@@ -21,12 +21,14 @@ from backend.core.celery import create_celery_app
 from backend.core.config import get_settings
 from backend.core.logging import configure_logging
 from backend.core.redis import resolve_redis_url
+from backend.core.sentry import init_sentry
 from backend.metrics.instruments import record_task
 from backend.voice.constants import CLEANUP_INTERVAL_SECONDS, TASK_LIMITS
 
 RETENTION_INTERVAL_SECONDS = 24 * 3600
 
 settings = get_settings()
+init_sentry(settings, "worker")  # Celery integration: a task that finally fails is reported
 app = create_celery_app(settings, resolve_redis_url(settings))
 app.conf.beat_schedule = {
     "voice-cleanup": {

@@ -17,6 +17,7 @@ import redis
 from fastapi import FastAPI
 from httpx import AsyncClient
 from openai_standin import OpenAIStandIn
+from smtp_standin import SMTPStandIn
 
 from backend.core.config import ROOT_DIR, Settings
 from backend.knowledge.indexer import build_index
@@ -141,3 +142,16 @@ async def openai_client(
     )
     async with client_for(app) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SMTPStandIn]:
+    """A real SMTP server (aiosmtpd) shared by the run; ``smtp`` empties its mailbox per test."""
+    server = SMTPStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SMTPStandIn) -> SMTPStandIn:
+    return smtp_server.reset()

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import uuid
+
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi_users import schemas as fu_schemas
+from fastapi_users.router import get_reset_password_router, get_verify_router
 
 from backend.auth import service
 from backend.auth.cookies import clear_cookies
-from backend.auth.dependencies import CurrentSession, CurrentUserOptional, SessionStoreDep
+from backend.auth.dependencies import CurrentSession, CurrentUserOptional, SessionStoreDep, limit_mail_links_per_ip
 from backend.auth.schemas import LoginRequest, LogoutResponse, NotAuthenticated, RegisterRequest, UserProfile
-from backend.auth.users import UserManagerDep, jwt_strategy
+from backend.auth.users import UserManagerDep, get_user_manager, jwt_strategy
 from backend.codes.dependencies import CodeServiceDep
 from backend.core.client_ip import client_ip, parse_networks
 from backend.core.dependencies import DbSession, LimiterDep, RedisDep, SettingsDep
@@ -111,3 +116,26 @@ async def me(user: CurrentUserOptional, settings: SettingsDep) -> UserProfile | 
 @router.get("/session", summary="Start or renew the conversation session")
 async def session(state: CurrentSession) -> dict[str, object]:
     return {"user_id": str(state.user_id) if state.user_id else None, "renewed": state.is_new}
+
+
+# Password reset and e-mail verification: fastapi-users' own routers (forgot-password,
+# reset-password, request-verify-token, verify). The manager (users.py) mails the tokens and turns a
+# bad, used or expired token into our error shape; every call counts against RATE_MAIL_LINK_IP.
+_token_errors = error_responses(
+    400,
+    409,
+    429,
+    descriptions={
+        400: "RESET_TOKEN_INVALID, RESET_TOKEN_EXPIRED, VERIFY_TOKEN_INVALID, VERIFY_TOKEN_EXPIRED",
+        409: "ALREADY_VERIFIED",
+        429: "MAIL_LINK_RATE_LIMITED",
+    },
+)
+for _tokens in (
+    get_reset_password_router(get_user_manager),  # type: ignore[type-var,unused-ignore]  # mypy differs cold vs cached here
+    get_verify_router(get_user_manager, fu_schemas.BaseUser[uuid.UUID]),  # type: ignore[type-var,unused-ignore]  # mypy differs cold vs cached here
+):
+    for _route in _tokens.routes:  # their own 400 schema is fastapi-users' {"detail"}: document ours
+        if isinstance(_route, APIRoute):
+            _route.responses.update(_token_errors)
+    router.include_router(_tokens, dependencies=[Depends(limit_mail_links_per_ip)])

@@ -80,6 +80,16 @@ class SessionStore:
         if sid:
             await self._redis.delete(self._key(sid))
 
+    async def destroy_conversations(self, chat_session_ids: set[uuid.UUID]) -> int:
+        """Delete every session state that names one of ``chat_session_ids`` (an erased account's);
+        a SCAN over the session keys, so meant for rare operator actions. Returns how many went."""
+        wanted, removed = {str(i) for i in chat_session_ids}, 0
+        async for key in self._redis.scan_iter(match=self._key("*"), count=500):
+            raw = await self._redis.get(key)
+            if raw and json.loads(raw).get("chat_session_id") in wanted:
+                removed += int(await self._redis.delete(key))
+        return removed
+
     def save_after_commit(self, db: AsyncSession, state: SessionState) -> None:
         """Write ``state`` to Redis once ``db``'s unit of work commits (its current contents then)."""
 

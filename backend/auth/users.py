@@ -1,6 +1,7 @@
 """fastapi-users wiring: user database adapter, user manager and the (revocable) JWT strategy.
 
-The manager's hooks log user ids only; tokens are never printed or logged.
+The manager mails reset and verification tokens (``emails.py``) and schedules the operator's notice
+of a new account (``notices.py``); its hooks log user ids only; tokens are never printed or logged.
 """
 
 from __future__ import annotations
@@ -20,14 +21,27 @@ from fastapi_users.jwt import decode_jwt, generate_jwt
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.emails import send_reset_token, send_verify_token
+from backend.auth.exceptions import (
+    AlreadyVerified,
+    ResetTokenExpired,
+    ResetTokenInvalid,
+    VerifyTokenExpired,
+    VerifyTokenInvalid,
+)
 from backend.auth.models import User
+from backend.auth.notices import schedule_registration_notice
 from backend.core.config import Settings
-from backend.core.dependencies import DbSession, SettingsDep
+from backend.core.database import after_commit
+from backend.core.dependencies import DbSession, LimiterDep, RedisDep, SettingsDep
+from backend.core.errors import Unprocessable
 from backend.core.keys import Purpose, derive_secret
+from backend.core.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
 UserDatabase = SQLAlchemyUserDatabase[Any, Any]
+MIN_PASSWORD, MAX_PASSWORD = 8, 128  # the same bounds as RegisterRequest
 
 
 class FlushingUserDatabase(SQLAlchemyUserDatabase[Any, Any]):
@@ -53,20 +67,110 @@ class FlushingUserDatabase(SQLAlchemyUserDatabase[Any, Any]):
 
 
 class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):  # type: ignore[type-var]
+    """fastapi-users' manager with our keys, token lifetimes, e-mails and error codes.
+
+    Reset and verification tokens are mailed through the project's mailer; a bad, used or expired
+    token is an ``AppError`` with its own code (never fastapi-users' bare ``HTTPException``). The
+    hooks log user ids only; tokens are never printed or logged.
+    """
+
+    settings: Settings
+    session: AsyncSession
+    limiter: RateLimiter | None = None
+    redis: aioredis.Redis | None = None
+
+    async def validate_password(self, password: str, user: Any) -> None:
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise exceptions.InvalidPasswordException(
+                reason=f"Пароль должен быть длиной от {MIN_PASSWORD} до {MAX_PASSWORD} символов."
+            )
+
     async def on_after_register(self, user: User, request: Request | None = None) -> None:
         logger.info("user registered", extra={"user_id": str(user.id)})
+        schedule_registration_notice(self.session, self.settings, user.id)
+
+    async def _mail_allowed(self, user: User, purpose: str) -> bool:
+        """At most RATE_MAIL_LINK_ACCOUNT reset/verification mails per account (silently: the route's
+        answer must not tell whether an account exists)."""
+        if self.limiter is None:
+            return True
+        rule = RateLimiter.rule(self.settings.RATE_MAIL_LINK_ACCOUNT)
+        return await self.limiter.hit(rule, "mail-link-account", purpose, str(user.id)) is None
 
     async def on_after_forgot_password(self, user: User, token: str, request: Request | None = None) -> None:
+        if not await self._mail_allowed(user, "reset"):
+            logger.info("password reset mail limited", extra={"user_id": str(user.id)})
+            return
+        await send_reset_token(self.settings, user.email, token)
         logger.info("password reset requested", extra={"user_id": str(user.id)})
 
     async def on_after_request_verify(self, user: User, token: str, request: Request | None = None) -> None:
+        if not await self._mail_allowed(user, "verify"):
+            logger.info("verification mail limited", extra={"user_id": str(user.id)})
+            return
+        await send_verify_token(self.settings, user.email, token)
         logger.info("verification requested", extra={"user_id": str(user.id)})
 
+    async def on_after_reset_password(self, user: User, request: Request | None = None) -> None:
+        """A new password logs the account out everywhere (once the change has committed)."""
+        logger.info("password reset", extra={"user_id": str(user.id)})
+        redis, user_id = self.redis, user.id
+        if redis is not None:
 
-def make_user_manager(session: AsyncSession, settings: Settings) -> UserManager:
+            async def log_out_everywhere() -> None:
+                await jwt_strategy(self.settings, redis).revoke_all(user_id)
+
+            after_commit(self.session, log_out_everywhere)
+
+    @staticmethod
+    def _expired(token: str, secret: str, audience: str) -> bool:
+        """Whether ``token`` is one of ours (good signature and audience) that has expired."""
+        try:
+            decode_jwt(token, secret, [audience])
+        except jwt.ExpiredSignatureError:
+            return True
+        except jwt.PyJWTError:
+            return False
+        return False
+
+    async def reset_password(self, token: str, password: str, request: Request | None = None) -> User:
+        if self._expired(token, str(self.reset_password_token_secret), self.reset_password_token_audience):
+            raise ResetTokenExpired
+        try:
+            return await super().reset_password(token, password, request)
+        except (exceptions.InvalidResetPasswordToken, exceptions.UserNotExists, exceptions.UserInactive) as exc:
+            raise ResetTokenInvalid from exc
+        except exceptions.InvalidPasswordException as exc:
+            raise Unprocessable(str(exc.reason), error_code="INVALID_PASSWORD") from exc
+
+    async def verify(self, token: str, request: Request | None = None) -> User:
+        if self._expired(token, str(self.verification_token_secret), self.verification_token_audience):
+            raise VerifyTokenExpired
+        try:
+            return await super().verify(token, request)
+        except (exceptions.InvalidVerifyToken, exceptions.UserNotExists) as exc:
+            raise VerifyTokenInvalid from exc
+        except exceptions.UserAlreadyVerified as exc:
+            raise AlreadyVerified from exc
+
+
+def make_user_manager(
+    session: AsyncSession,
+    settings: Settings,
+    limiter: RateLimiter | None = None,
+    redis: aioredis.Redis | None = None,
+) -> UserManager:
+    """``limiter`` caps reset/verification mails per account; ``redis`` lets a password reset revoke
+    the account's JWTs (both come with HTTP requests; the funnel needs neither)."""
     manager = UserManager(FlushingUserDatabase(session, User))
+    manager.settings = settings
+    manager.session = session
+    manager.limiter = limiter
+    manager.redis = redis
     manager.reset_password_token_secret = derive_secret(settings, Purpose.RESET)
+    manager.reset_password_token_lifetime_seconds = settings.RESET_TOKEN_LIFETIME_SECONDS
     manager.verification_token_secret = derive_secret(settings, Purpose.VERIFY)
+    manager.verification_token_lifetime_seconds = settings.VERIFY_TOKEN_LIFETIME_SECONDS
     return manager
 
 
@@ -129,8 +233,8 @@ def jwt_strategy(settings: Settings, redis: aioredis.Redis) -> RevocableJWTStrat
     return RevocableJWTStrategy(redis, derive_secret(settings, Purpose.JWT), settings.JWT_LIFETIME_SECONDS)
 
 
-def get_user_manager(settings: SettingsDep, session: DbSession) -> UserManager:
-    return make_user_manager(session, settings)
+def get_user_manager(settings: SettingsDep, session: DbSession, limiter: LimiterDep, redis: RedisDep) -> UserManager:
+    return make_user_manager(session, settings, limiter, redis)
 
 
 UserManagerDep = Annotated[UserManager, Depends(get_user_manager)]

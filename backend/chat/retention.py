@@ -9,6 +9,7 @@ from the session SQL in ``repository.py`` on purpose (one rule, one file).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -37,15 +38,22 @@ def _deleted(db: Session, statement: Delete) -> int:
     return cast(CursorResult[Any], db.execute(statement)).rowcount or 0
 
 
+def delete_conversations(db: Session, ids: list[uuid.UUID], report: RetentionReport) -> None:
+    """Delete the ``chat_sessions`` rows ``ids`` with their messages and funnel events (no commit).
+
+    Shared by guest retention and the operator's account erasure (``backend/admin``)."""
+    report.messages += _deleted(db, delete(Message).where(Message.session_id.in_(ids)))
+    report.funnel_events += _deleted(db, delete(FunnelEvent).where(FunnelEvent.session_id.in_(ids)))
+    report.sessions += _deleted(db, delete(ChatSession).where(ChatSession.id.in_(ids)))
+
+
 def _delete_batch(db: Session, cutoff: datetime, report: RetentionReport) -> int:
     recent = exists().where(Message.session_id == ChatSession.id, Message.created_at >= cutoff)
     stale = select(ChatSession.id).where(ChatSession.user_id.is_(None), ChatSession.created_at < cutoff, ~recent)
     ids = list(db.scalars(stale.limit(BATCH)))
     if not ids:
         return 0
-    report.messages += _deleted(db, delete(Message).where(Message.session_id.in_(ids)))
-    report.funnel_events += _deleted(db, delete(FunnelEvent).where(FunnelEvent.session_id.in_(ids)))
-    report.sessions += _deleted(db, delete(ChatSession).where(ChatSession.id.in_(ids)))
+    delete_conversations(db, ids, report)
     return len(ids)
 
 

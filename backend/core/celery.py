@@ -30,11 +30,11 @@ from backend.core.database import create_sync_db_engine, sync_session_factory
 from backend.core.logging import journal_error
 
 QUEUES = ("text", "audio")
-TASK_MODULES = ("backend.voice.tasks", "backend.chat.tasks")
+TASK_MODULES = ("backend.voice.tasks", "backend.chat.tasks", "backend.auth.tasks")
 # The composition root that builds a worker process's runtime (engine, services), named as a string
 # like the task modules: tasks ask their app for it (``LeadincCelery.runtime``) instead of importing it.
 RUNTIME_FACTORY = "backend.runtime:build_runtime"
-TASK_ROUTES = {"voice.*": {"queue": "audio"}, "chat.*": {"queue": "text"}}
+TASK_ROUTES = {"voice.*": {"queue": "audio"}, "chat.*": {"queue": "text"}, "auth.*": {"queue": "text"}}
 RESULT_EXPIRES_SECONDS = 24 * 3600  # results and task ownership records live this long
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -151,6 +151,21 @@ def create_celery_app(settings: Settings, redis_url: str) -> LeadincCelery:
         for module in TASK_MODULES:
             importlib.import_module(module)
     return app
+
+
+_producers: dict[str, LeadincCelery] = {}
+
+
+def shared_producer(settings: Settings, redis_url: str) -> LeadincCelery:
+    """This process's app for sending tasks to ``redis_url`` (built once per process and URL), for
+    code that sends a task without a runtime at hand (e.g. the registration notice). With
+    ``CELERY_EAGER`` the task runs in this process with ``settings``, so that app is not shared."""
+    if settings.CELERY_EAGER:
+        return create_celery_app(settings, redis_url)
+    key = f"{os.getpid()}:{redis_url}"
+    if key not in _producers:
+        _producers[key] = create_celery_app(settings, redis_url)
+    return _producers[key]
 
 
 def task(name: str, **options: Any) -> Callable[[F], F]:

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     SUPPORT_EMAIL: str = ""
     DEV_OUTBOX_DIR: Path | None = None  # default: VAR_DIR / "outbox"
 
+    # --- password reset and e-mail verification (fastapi-users tokens, own keys: core/keys.py) ---
+    RESET_TOKEN_LIFETIME_SECONDS: int = Field(default=3600, ge=1)
+    VERIFY_TOKEN_LIFETIME_SECONDS: int = Field(default=24 * 3600, ge=1)
+    RATE_MAIL_LINK_IP: str = "20/hour"  # forgot-password, request-verify-token, reset, verify per client IP
+    RATE_MAIL_LINK_ACCOUNT: str = "3/hour"  # reset or verification mails per account (silently skipped beyond)
+
     # --- accounts ------------------------------------------------------------------
     TRIAL_DAYS: int = 7
     RETENTION_GUEST_DAYS: int = Field(default=30, ge=1)  # guest conversations older than this are deleted
@@ -162,11 +168,11 @@ class Settings(BaseSettings):
     ELEVENLABS_MODEL: str = "eleven_multilingual_v2"
 
     # --- observability ---------------------------------------------------------------
-    SENTRY_DSN: str = ""
+    SENTRY_DSN: str = ""  # set: unhandled errors of the API and the Celery workers go to Sentry (sentry-sdk)
     METRICS_TOKEN: str = ""  # bearer token for /metrics from other hosts; empty: loopback only
     LLM_PRICE_INPUT_PER_MTOK: float = 0.15  # USD per million prompt tokens, for the cost estimate
     LLM_PRICE_OUTPUT_PER_MTOK: float = 0.60  # USD per million completion tokens
-    ADMIN_EMAIL: str = ""
+    ADMIN_EMAIL: str = ""  # set: a short notice of every new registration is mailed here (text queue)
 
     @field_validator("ALLOWED_HOSTS", "CORS_ORIGINS", "TRUSTED_PROXIES", "SUBSCRIPTION_WHITELIST", mode="before")
     @classmethod

@@ -67,6 +67,22 @@ class AudioStorage:
             raise ValueError(f"path outside the media directory: {relative!r}")
         return path
 
+    def remove(self, relative: str) -> bool:
+        """Delete the stored file ``relative`` names (an erased account's). Only a regular file inside
+        the media directory goes; a symlink is never followed nor deleted. False when nothing was there."""
+        try:
+            path = self.resolve(relative)
+        except ValueError:
+            return False
+        lexical = self.root / relative
+        try:
+            if lexical.is_symlink() or not path.is_file():
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def url_for(self, path: Path) -> str:
         return f"{self.url_prefix}/{self.relative(path)}"
 

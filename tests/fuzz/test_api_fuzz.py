@@ -35,6 +35,15 @@ EXPECTED_ROUTES = {
     "POST /ai/voice_upload",
     "POST /ai/tts",
     "GET /ai/tasks/{task_id}",
+    "POST /auth/forgot-password",
+    "POST /auth/reset-password",
+    "POST /auth/request-verify-token",
+    "POST /auth/verify",
+    "GET /admin/users",
+    "GET /admin/users/{email}",
+    "POST /admin/users/{email}/grant",
+    "POST /admin/users/{email}/revoke",
+    "DELETE /admin/users/{email}",
 }
 
 
@@ -56,6 +65,10 @@ RATE_LIMITED = {
     "POST /api/generate-code",
     "POST /api/verify-code",
     "POST /auth/jwt/login_custom",
+    "POST /auth/forgot-password",
+    "POST /auth/reset-password",
+    "POST /auth/request-verify-token",
+    "POST /auth/verify",
 }
 OWN_ERROR_MODELS = {"NotAuthenticated", "HealthFailure"}  # both carry error_code and detail too
 
