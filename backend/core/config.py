@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     KNOWLEDGE_DIR: Path | None = None  # index generations, BM25, embedding cache; default: VAR_DIR / "knowledge"
     CHROMA_FAQ_COLLECTION: str = "faq_leadinc"
     CHROMA_ANALYTICS_COLLECTION: str = "analytics_leadinc"
+    # FAQ collections up to this many units are searched exactly in memory (loaded at the generation
+    # switch, ~2 KB per unit with the default embedder); larger ones by a Chroma query. 0: always Chroma.
+    VECTOR_EXACT_MAX_UNITS: int = Field(default=20_000, ge=0)
     EMBEDDINGS_PROVIDER: Literal["local", "openai"] = "local"
     EMBEDDINGS_MODEL: str = ""  # provider default when empty
 

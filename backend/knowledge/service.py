@@ -28,6 +28,7 @@ from backend.knowledge.exceptions import ArticleNotFound, IndexMismatch, IndexMi
 from backend.knowledge.hybrid import normalise, rrf, weighted_sum
 from backend.knowledge.index_files import IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
+from backend.knowledge.memo import Memo
 from backend.knowledge.niches import NicheResolver
 from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
 from backend.knowledge.schemas import (
@@ -53,6 +54,8 @@ RELOAD_CHECK_SECONDS = 1.0
 # the router, the niche resolver and the FAQ search. 512 x 512 float32 = 1 MiB.
 QUERY_CACHE_SIZE = 512
 SIGNAL_HITS = 3
+MAX_HITS = 20  # faq_search / faq_lookup return at most this many
+MEMO_SIZE = 256  # questions whose FAQ lookup and niche resolution each generation remembers
 TOPIC_WORD = 6  # letters: a longer word the FAQ never uses names a topic it does not cover
 # Words of any chat message that name no topic (request verbs, fillers), never counted as unknown.
 CHAT_WORDS = frozenset(REQUEST_FORMS) | QUESTION_WORDS  # FAQ articles whose coverage of the message counts as routing evidence
@@ -75,6 +78,13 @@ class _Generation:
     # searched in memory, well under a millisecond, instead of a Chroma round trip each time.
     niche_vectors: np.ndarray | None = None
     niche_vector_keys: list[str] = field(default_factory=list)  # the niche of each row
+    # The FAQ unit vectors too, when the collection is small enough (VECTOR_EXACT_MAX_UNITS): an exact
+    # search in memory costs microseconds where a Chroma query costs milliseconds.
+    faq_vectors: np.ndarray | None = None
+    faq_vector_keys: list[str] = field(default_factory=list)  # the article of each row
+    faq_exact: bool | None = None  # None: not decided yet (the store was unreachable)
+    lookups: Memo[FaqResult] = field(default_factory=lambda: Memo(MEMO_SIZE))
+    resolutions: Memo[NicheResolution] = field(default_factory=lambda: Memo(MEMO_SIZE))
 
 
 class KnowledgeBase:
@@ -130,6 +140,7 @@ class KnowledgeBase:
             faq_vocabulary=frozenset().union(*faq_stems.values()),
         )
         self._niche_space(generation)  # fetch the niche vectors now, not on the first question
+        self._faq_space(generation)
         return generation
 
     def _current(self, force: bool = False) -> _Generation:
@@ -200,16 +211,36 @@ class KnowledgeBase:
             best[key] = max(best.get(key, -1.0), 1.0 - hit.distance)
         return sorted(best.items(), key=lambda item: item[1], reverse=True)
 
-    def _semantic(self, vectors: np.ndarray, keys: list[str], text: str, k: int) -> list[tuple[str, float]]:
-        """Nearest records by cosine over in-memory unit vectors, pooled by record (max)."""
+    def _semantic(
+        self, vectors: np.ndarray, keys: list[str], text: str, k: int, units: int | None = None
+    ) -> list[tuple[str, float]]:
+        """Nearest records by cosine over in-memory unit vectors, pooled by record (max): the best
+        ``units`` units (default ``max(3k, 30)``), at most ``k`` records."""
         if not keys:
             return []
         similarities = vectors @ self.encode_queries([text])[0]
         best: dict[str, float] = {}
-        for row in np.argsort(-similarities)[: max(k * 3, 30)]:
+        for row in np.argsort(-similarities)[: units or max(k * 3, 30)]:
             key = keys[row]
             best.setdefault(key, float(similarities[row]))
         return sorted(best.items(), key=lambda item: item[1], reverse=True)[:k]
+
+    def _faq_space(self, gen: _Generation) -> tuple[np.ndarray, list[str]]:
+        """The FAQ unit vectors in memory, or nothing when the collection is above the size limit
+        (or the store is unreachable now: tried again on the next question)."""
+        if gen.faq_exact is None:
+            name = gen.manifest.faq_collection
+            try:
+                gen.faq_exact = self.store.count(name) <= self.settings.VECTOR_EXACT_MAX_UNITS
+                if gen.faq_exact:
+                    metadatas, gen.faq_vectors = self.store.vectors(name)
+                    gen.faq_vector_keys = [str(m.get("key")) for m in metadatas]
+            except VectorStoreUnavailable as exc:
+                gen.faq_exact = None
+                logger.warning("vector store unavailable, FAQ vectors not loaded", extra={"error": exc.detail})
+        if gen.faq_vectors is None:
+            return np.zeros((0, 1), dtype=np.float32), []
+        return gen.faq_vectors, gen.faq_vector_keys
 
     def _niche_space(self, gen: _Generation) -> tuple[np.ndarray, list[str]]:
         if gen.niche_vectors is None:
@@ -233,7 +264,11 @@ class KnowledgeBase:
         dense: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
         if mode != "lexical":
-            dense = self._dense(gen.manifest.faq_collection, query, DENSE_UNITS)
+            vectors, keys = self._faq_space(gen)
+            if keys:
+                dense = self._semantic(vectors, keys, query, len(keys), units=DENSE_UNITS)
+            else:
+                dense = self._dense(gen.manifest.faq_collection, query, DENSE_UNITS)
         if mode != "dense":
             lexical = [(gen.faq[i].article_id, score) for i, score in gen.faq_lexical.search(query, LEXICAL_POOL)]
         if mode == "hybrid":
@@ -286,15 +321,23 @@ class KnowledgeBase:
     async def faq_search(
         self, query: str, n_results: int = 5, last_article_id: str | None = None, mode: str = "hybrid"
     ) -> list[FaqHit]:
-        n = max(1, min(n_results, 20))
+        n = max(1, min(n_results, MAX_HITS))
         return await asyncio.to_thread(self._with_retry, lambda g: self._faq_search(g, query, n, last_article_id, mode))
 
     def _faq_lookup(self, gen: _Generation, query: str, n: int, exclude: str | None) -> FaqResult:
+        """Remembered per generation (the router's signals and the FAQ tool ask the same question in
+        one turn), except a lookup made while the vector store was down."""
+        found = gen.lookups.get(
+            (query, exclude), lambda: self._lookup(gen, query, exclude), keep=lambda r: not r.dense_missing
+        )
+        return found.model_copy(update={"hits": found.hits[:n]})
+
+    def _lookup(self, gen: _Generation, query: str, exclude: str | None) -> FaqResult:
         words = [w for w in to_cyrillic(query).split() if w not in STOP_WORDS and len(w) > 1 and not w.isdigit()]
         corrected = [w for w in gen.faq_lexical.speller.correct_all(words) if w not in CHAT_WORDS]
         wanted = {stem(w) for w in corrected}
         known = len(wanted & gen.faq_vocabulary)
-        hits = self._faq_search(gen, query, n, exclude)
+        hits = self._faq_search(gen, query, MAX_HITS, exclude)
         return FaqResult(
             hits=hits,
             dense_missing=bool(hits) and all(h.dense == 0.0 for h in hits),
@@ -305,7 +348,7 @@ class KnowledgeBase:
 
     async def faq_lookup(self, query: str, n_results: int = 5, last_article_id: str | None = None) -> FaqResult:
         """``faq_search`` plus how much of the question the FAQ knows (the answer gate's evidence)."""
-        n = max(1, min(n_results, 20))
+        n = max(1, min(n_results, MAX_HITS))
         result: FaqResult = await asyncio.to_thread(
             self._with_retry, lambda g: self._faq_lookup(g, query, n, last_article_id)
         )
@@ -325,13 +368,21 @@ class KnowledgeBase:
 
     # --- analytics ----------------------------------------------------------------------------------------
     async def resolve_niche(self, text: str, show: int = 5) -> NicheResolution:
-        return await asyncio.to_thread(self._with_retry, lambda g: g.resolver.resolve(text, show))
+        return await asyncio.to_thread(self._with_retry, lambda g: self._resolve(g, text, show))
+
+    @staticmethod
+    def _resolve(gen: _Generation, text: str, show: int = 5) -> NicheResolution:
+        """Remembered per generation (the niche probe and the analytics tool often resolve the same
+        words), except while the niche vectors are missing (the vector store was down)."""
+        return gen.resolutions.get(
+            (text, show), lambda: gen.resolver.resolve(text, show), keep=lambda _: gen.niche_vectors is not None
+        )
 
     async def analytics_titles_search(self, query: str, n_results: int = 5) -> list[NicheHit]:
         n = max(3, min(n_results, 25))
 
         def search(gen: _Generation) -> list[NicheHit]:
-            resolution = gen.resolver.resolve(query, n)
+            resolution = self._resolve(gen, query, n)
             if resolution.niche:
                 head = [NicheHit(niche=resolution.niche, category=gen.resolver.category(resolution.niche), score=1.0)]
                 others = [
@@ -362,7 +413,7 @@ class KnowledgeBase:
 
     async def analytics_get_by_niche(self, niche: str) -> NicheLookup:
         def lookup(gen: _Generation) -> NicheLookup:  # resolve and read in one generation
-            resolution = gen.resolver.resolve(niche)
+            resolution = self._resolve(gen, niche)
             if resolution.niche is None:
                 return NicheLookup(candidates=resolution.candidates[: resolution.show])
             record = gen.niche_by_name[resolution.niche]

@@ -131,7 +131,10 @@ class VectorStore:
         return metadatas, np.asarray(result["embeddings"], dtype=np.float32).reshape(len(metadatas), -1)
 
     def count(self, name: str) -> int:
-        return int(self._client.get_collection(name, embedding_function=None).count())
+        try:
+            return int(self._client.get_collection(name, embedding_function=None).count())
+        except (httpx.TransportError, ConnectionError) as exc:
+            raise VectorStoreUnavailable(f"Chroma is unreachable: {type(exc).__name__}: {exc}") from exc
 
     def delete_collection(self, name: str) -> None:
         self._forget(name)

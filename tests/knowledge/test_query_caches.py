@@ -96,3 +96,18 @@ def test_the_collection_handle_is_reused_until_the_collection_changes(
     _fill(VectorStore(settings), ["p", "q", "r"])  # ... or by another one: the stale handle is replaced
     assert store.query("cache_probe", axis[2], 1)[0].id == "r"
     assert calls == ["cache_probe"] * 3
+
+
+async def test_a_question_is_looked_up_once_per_generation(kb_settings: Settings) -> None:
+    """The router's signals and the FAQ tool ask the same question in one turn; the niche probe and
+    the analytics tool resolve the same words: the generation answers the second time from memory."""
+    kb = await KnowledgeBase.open(kb_settings, LocalEmbedder())
+    text = "Как вернуть деньги?"
+    await kb.signals(text)
+    first = await kb.faq_lookup(text, 5)
+    shorter = await kb.faq_lookup(text, 2)
+    assert shorter.hits == first.hits[:2] and shorter.hits[0] is first.hits[0]  # the same objects: not recomputed
+    assert shorter.known_share == first.known_share
+    other = await kb.faq_lookup(text, 5, last_article_id=first.hits[0].article_id)
+    assert first.hits[0].article_id not in {h.article_id for h in other.hits}
+    assert await kb.resolve_niche("натяжные потолки") is await kb.resolve_niche("натяжные потолки")
