@@ -38,14 +38,16 @@ async def add_message(
     return row
 
 
-async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -> list[Message]:
-    rows = await db.scalars(
-        select(Message)
+async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -> list[tuple[str, str]]:
+    """The conversation's newest ``limit`` messages as (role, text), oldest first: two columns, not
+    ORM objects (every turn reads them; their metadata would only be decoded to be thrown away)."""
+    rows = await db.execute(
+        select(Message.role, Message.text)
         .where(Message.session_id == session_id)
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit)
     )
-    return list(reversed(rows.all()))
+    return [(role, text) for role, text in reversed(rows.all())]
 
 
 async def add_funnel_event(

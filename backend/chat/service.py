@@ -138,7 +138,7 @@ class ChatService:
             caller=caller,
             session_data=state.data,
             accounts=FunnelAccounts(db, self._settings),
-            history=[(m.role, m.text) for m in history],
+            history=history,
         )
         output = await self._engine.run(turn, stream)
         if output.reply.scenario == Scenario.OFFTOPIC:

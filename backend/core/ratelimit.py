@@ -6,6 +6,7 @@ the code service and the chat quotas (``backend.limits``) both count with it.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -26,7 +27,9 @@ class RateLimiter:
         self._strategy = MovingWindowRateLimiter(storage)
 
     @staticmethod
+    @functools.lru_cache(maxsize=128)
     def rule(text: str) -> RateLimitItem:
+        """The parsed rule (parsed once per text: every chat turn checks the same few)."""
         return parse(text)
 
     async def hit(self, rule: RateLimitItem, *identifiers: str) -> int | None:

@@ -33,6 +33,7 @@ REQUEST_WORDS = frozenset(stem(w) for w in REQUEST_FORMS)
 
 FUZZY_CONFIDENT = 90.0
 FUZZY_MARGIN = 4.0
+FUZZY_USED = 50.0  # the loose ranking's scores below this are never used (see ``resolve``)
 SEMANTIC_CONFIDENT = 0.62
 SEMANTIC_MARGIN = 0.05
 SEMANTIC_WEAK = 0.4  # below this the nearest niche vector is no better than noise
@@ -99,13 +100,17 @@ class NicheResolver:
         return record.category if record else None
 
     def _fuzzy(self, key: str, limit: int) -> list[tuple[str, float]]:
-        """Loose ranking for the shortlist (partial matches count)."""
-        found = process.extract(key, self._keys, scorer=fuzz.WRatio, limit=limit * 3)
+        """Loose ranking for the shortlist (partial matches count). Scores below ``FUZZY_USED`` are
+        cut inside rapidfuzz, which lets it skip work: nothing ``resolve`` reads changes."""
+        found = process.extract(key, self._keys, scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=FUZZY_USED)
         return self._best_per_niche((index, float(score)) for _, score, index in found)[:limit]
 
     def _near(self, key: str) -> list[tuple[str, float]]:
-        """Strict whole-string similarity, for a confident answer."""
-        found = process.extract(key, self._keys, scorer=fuzz.token_sort_ratio, limit=10)
+        """Strict whole-string similarity, for a confident answer. A runner-up below
+        ``FUZZY_CONFIDENT - FUZZY_MARGIN`` cannot change that decision, so it is cut inside rapidfuzz."""
+        found = process.extract(
+            key, self._keys, scorer=fuzz.token_sort_ratio, limit=10, score_cutoff=FUZZY_CONFIDENT - FUZZY_MARGIN
+        )
         return self._best_per_niche((index, float(score)) for _, score, index in found)
 
     def _best_per_niche(self, scored: Iterable[tuple[int, float]]) -> list[tuple[str, float]]:
@@ -231,7 +236,7 @@ class NicheResolver:
         named = [n for n, share in self._term_ranking(terms) if share >= 0.5]
         named_weight = NAMED_WEIGHT_ALONE if not semantic or semantic[0][1] < SEMANTIC_WEAK else NAMED_WEIGHT
         fused = rrf(
-            [named, [n for n, _ in semantic], [n for n, s in fuzzy if s >= 50]], weights=[named_weight, 1.0, 0.8]
+            [named, [n for n, _ in semantic], [n for n, s in fuzzy if s >= FUZZY_USED]], weights=[named_weight, 1.0, 0.8]
         )
         hits = [NicheHit(niche=n, category=self.category(n), score=round(s, 5)) for n, s in fused[:SHORTLIST]]
         lead = (fused[0][1] - fused[1][1]) / fused[0][1] if len(fused) > 1 else (1.0 if fused else 0.0)
