@@ -38,6 +38,10 @@ SIGN_IN = re.compile(r"\b(войти|войду|войдем|зайти|зайд
 HAVE_ACCOUNT = re.compile(
     r"\b(уже|есть)\b(\s+\w+){0,3}?\s+(аккаунт\w*|учетн\w*|кабинет\w*|зарегистрирован\w*|зарегистрировал\w*|регистрировал\w*)\b"
 )
+# A problem report («не могу войти», «не получается зайти») is a question for the FAQ, not a sign-in.
+# «ли» makes a question even without «?» («есть ли у вас кабинет»).
+NEGATED = re.compile(r"\bне\b")
+QUESTION_PARTICLE = re.compile(r"\bли\b")
 LOGIN_MAX_WORDS = 8
 
 
@@ -87,6 +91,8 @@ def wants_login(text: str) -> bool:
         return False
     norm = " ".join(to_cyrillic(EMAIL.sub(" ", text)).split())
     if not norm or len(norm.split()) > LOGIN_MAX_WORDS:
+        return False
+    if NEGATED.search(norm) or QUESTION_PARTICLE.search(norm):
         return False
     return bool(SIGN_IN.search(norm) or HAVE_ACCOUNT.search(norm))
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import psycopg2
 
+from backend.assistant.funnel import wants_login
 from backend.auth.mailer import latest_outbox_code
 from backend.core.config import Settings
 from helpers import client_for, derive_settings
@@ -236,3 +237,16 @@ async def _forget_codes(settings: Settings) -> None:
             await client.delete(key)
     finally:
         await client.aclose()
+
+
+def test_the_sign_in_wish_is_a_statement_not_a_question_or_a_problem() -> None:
+    wishes = ["Войти", "хочу зайти в свой аккаунт", "у меня уже есть аккаунт", "я уже регистрировалась", "вход: a@b.ru"]
+    others = [
+        "как войти в кабинет?",  # a question about signing in: FAQ
+        "не получается зайти в кабинет",  # a problem report: FAQ
+        "зарегистрируйте меня",  # a sign-up
+        "есть ли у вас аккаунт для компаний",  # a question without "?"
+        "привет",
+    ]
+    assert [wants_login(t) for t in wishes] == [True] * len(wishes)
+    assert [wants_login(t) for t in others] == [False] * len(others)
