@@ -14,7 +14,7 @@ from typing import Any
 from backend.assistant.cities import CityFinder
 from backend.assistant.context import Caller
 from backend.assistant.ports import AccountsPort, CodesPort, FunnelAccount, KnowledgePort, MailerPort
-from backend.assistant.texts import VisitorTexts
+from backend.assistant.texts import VisitorTexts, minutes
 from backend.codes.exceptions import CodeAttemptsExceeded, CodeExpired, CodeInvalid
 from backend.knowledge.normalize import to_cyrillic
 
@@ -176,7 +176,8 @@ class Funnel:
         purpose = " для входа" if state.mode == "login" else ""
         return FunnelResult(
             "ask_code",
-            f"Отправил 6-значный код{purpose} на {email}. Напишите его сюда — код действует 10 минут.",
+            f"Отправил 6-значный код{purpose} на {email}. Напишите его сюда — код действует "
+            f"{minutes(max(1, issued.expires_in // 60))}.",
             1,
             {"contact": email},
         )

@@ -15,16 +15,23 @@ SUPPORT_PLACEHOLDER = "{{SUPPORT_CONTACT}}"
 TRIAL_PLACEHOLDER = "{{TRIAL_PERIOD}}"
 
 
-def days(count: int) -> str:
-    """«1 день», «3 дня», «7 дней», «11 дней», «21 день»."""
+def _plural(count: int, one: str, few: str, many: str) -> str:
     tail, tens = count % 10, count % 100
     if tail == 1 and tens != 11:
-        word = "день"
-    elif 2 <= tail <= 4 and not 12 <= tens <= 14:
-        word = "дня"
-    else:
-        word = "дней"
-    return f"{count} {word}"
+        return f"{count} {one}"
+    if 2 <= tail <= 4 and not 12 <= tens <= 14:
+        return f"{count} {few}"
+    return f"{count} {many}"
+
+
+def days(count: int) -> str:
+    """«1 день», «3 дня», «7 дней», «11 дней», «21 день»."""
+    return _plural(count, "день", "дня", "дней")
+
+
+def minutes(count: int) -> str:
+    """«1 минуту», «3 минуты», «10 минут» (as in «код действует …»)."""
+    return _plural(count, "минуту", "минуты", "минут")
 
 
 @dataclass(frozen=True)

@@ -113,3 +113,12 @@ async def test_small_talk_never_repeats_the_previous_reply(
     assert all(a != b for a, b in itertools.pairwise(texts)), texts
     assert len(set(texts)) >= 2
     assert "7 дней" not in " ".join(texts)
+
+
+async def test_the_code_reply_names_the_configured_code_lifetime(
+    settings: Settings, tmp_path: Path, app_factory: Any
+) -> None:
+    app = await app_factory(derive_settings(settings, tmp_path, CODE_TTL_SECONDS=180))
+    async with client_for(app) as http:
+        sent = await say(http, "хочу зарегистрироваться, моя почта ttl@example.com")
+    assert sent["action"] == "ask_code" and "3 минуты" in sent["reply"], sent
