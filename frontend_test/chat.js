@@ -5,7 +5,7 @@
   const log = $("log"), form = $("composer"), input = $("message"), notice = $("notice");
   const sendBtn = $("send"), recordBtn = $("record"), recordText = $("record-text");
   const uploadBtn = $("upload"), fileInput = $("audio-file"), voiceToggle = $("voice-reply");
-  const logoutBtn = $("logout"), accountBox = $("account"), accountStatus = $("account-status");
+  const logoutBtn = $("logout"), loginBtn = $("login"), accountBox = $("account"), accountStatus = $("account-status");
   const MAX_CHARS = 4000, POLL_MS = 700, POLL_LIMIT_MS = 180000, MAX_RECORD_SECONDS = 60;
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -161,7 +161,7 @@
     const candidates = (reply.fields && reply.fields.candidates) || [];
     if (candidates.length) renderChips(msg, candidates.slice(0, 12), "Выберите нишу");
     if (reply.scenario === "REGISTRATION" && reply.stage) renderStage(reply.stage);
-    if (reply.action === "registered") refreshAccount(true);
+    if (reply.action === "registered" || reply.action === "logged_in") refreshAccount(true);
     if (reply.audio && reply.audio.status_url) speakLater(msg, reply.audio.status_url);
     scrollDown();
   }
@@ -375,7 +375,15 @@
     accountStatus.textContent = signedIn ? `Вы вошли: ${me.login || me.email}` : "Гость";
     accountBox.classList.toggle("is-user", signedIn);
     logoutBtn.hidden = !signedIn;
+    loginBtn.hidden = signedIn;
   }
+
+  // "Войти" drives the chat's login path: the assistant asks for the e-mail, sends a code, signs in.
+  loginBtn.addEventListener("click", () => {
+    if (busy) return;
+    send("войти");
+    input.focus();
+  });
 
   logoutBtn.addEventListener("click", async () => {
     try {

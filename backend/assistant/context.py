@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from backend.assistant.ports import KnowledgePort
@@ -18,6 +19,10 @@ class Caller:
     user_id: uuid.UUID | None
     email: str | None = None
     has_access: bool = False  # active trial/subscription or whitelisted
+    # The access status (``backend.auth.accounts.AccessState`` values): guest, trial, subscription,
+    # trial_ended, subscription_ended, none; ``access_until`` is its date (end, or when it ended).
+    access: str = "guest"
+    access_until: datetime | None = None
 
     @property
     def is_authenticated(self) -> bool:

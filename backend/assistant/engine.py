@@ -16,17 +16,20 @@ from typing import Any
 
 from backend.assistant.context import Caller, TurnContext
 from backend.assistant.contract import Reply, Scenario, Source
-from backend.assistant.funnel import Funnel, FunnelState, looks_like_funnel_answer
+from backend.assistant.funnel import Funnel, FunnelState, looks_like_funnel_answer, wants_login
 from backend.assistant.loop import DeltaSink, LoopResult, StreamSink, run_loop
 from backend.assistant.ports import AccountsPort
 from backend.assistant.postprocess import attach_analytics, attach_sources
 from backend.assistant.providers.base import ChatModel, Message, ModelError
 from backend.assistant.streaming import chunk_text
+from backend.assistant.texts import VisitorTexts
 from backend.assistant.tools.base import ToolRegistry
 
 logger = logging.getLogger(__name__)
 
-SAFE_REPLY = "Извините, я сейчас не смог подготовить ответ. Попробуйте переформулировать вопрос или напишите нам на support@leadinc.example."
+
+def safe_reply(texts: VisitorTexts) -> str:
+    return f"Извините, я сейчас не смог подготовить ответ. Попробуйте переформулировать вопрос или {texts.write_to_support()}."
 
 
 @dataclass
@@ -58,13 +61,15 @@ class TurnEngine:
         knowledge: Any,
         scenario_dir: Path,
         history_char_budget: int = 6000,
+        texts: VisitorTexts | None = None,
     ) -> None:
         self.model = model
         self.offline = offline
         self.registry = registry
         self.funnel = funnel
         self.knowledge = knowledge
-        self.system_prompt = (scenario_dir / "system.md").read_text(encoding="utf-8")
+        self.texts = texts or VisitorTexts()
+        self.system_prompt = self.texts.render_prompt((scenario_dir / "system.md").read_text(encoding="utf-8"))
         self.history_char_budget = history_char_budget
 
     def _messages(self, turn: TurnInput, funnel: FunnelState) -> list[Message]:
@@ -113,13 +118,21 @@ class TurnEngine:
         funnel = FunnelState.load(turn.session_data)
         ctx = TurnContext(knowledge=self.knowledge, session_data=turn.session_data, caller=turn.caller)
         provider, fallback_reason = self.model, None
-        try:
-            result = await self._run_model(self.model, turn, funnel, ctx, sink)
-            if result.reply is None:
-                fallback_reason = f"invalid answer after repair: {result.error}"
-        except ModelError as exc:
-            fallback_reason = f"model error: {exc}"[:300]
-            result = LoopResult(reply=None)
+        # A wish to sign in is settled by the server (the login path of the funnel), without a model call.
+        login = wants_login(turn.text)
+        if login:
+            provider, result = (
+                self.offline,
+                LoopResult(reply=Reply(scenario=Scenario.REGISTRATION, action="continue", reply="…")),
+            )
+        else:
+            try:
+                result = await self._run_model(self.model, turn, funnel, ctx, sink)
+                if result.reply is None:
+                    fallback_reason = f"invalid answer after repair: {result.error}"
+            except ModelError as exc:
+                fallback_reason = f"model error: {exc}"[:300]
+                result = LoopResult(reply=None)
         if result.reply is None and self.model is not self.offline:
             logger.warning("falling back to the offline model", extra={"reason": fallback_reason})
             waited = ctx.model_wait
@@ -127,10 +140,10 @@ class TurnEngine:
             ctx.model_wait = waited
             provider = self.offline
             result = await self._run_model(self.offline, turn, funnel, ctx, None)
-        reply = result.reply or Reply(scenario=Scenario.OFFTOPIC, action="error", reply=SAFE_REPLY)
+        reply = result.reply or Reply(scenario=Scenario.OFFTOPIC, action="error", reply=safe_reply(self.texts))
 
         # The server, not the model, owns the funnel: a bare e-mail/code/city inside it is an answer.
-        if looks_like_funnel_answer(turn.text, funnel):
+        if login or looks_like_funnel_answer(turn.text, funnel):
             reply = reply.model_copy(update={"scenario": Scenario.REGISTRATION})
         elif ctx.collection == "analytics" and reply.scenario != Scenario.REGISTRATION:
             # A turn that touched analytics is finished (and paywalled) as ANALYTICS, whatever the model says.
@@ -144,7 +157,8 @@ class TurnEngine:
                 accounts=turn.accounts,
                 sid=turn.sid,
                 chat_session_id=turn.chat_session_id,
-                already_registered=turn.caller.is_authenticated,
+                caller=turn.caller,
+                login=login,
             )
             funnel.store(turn.session_data)
             login_user_id = outcome.registered_user_id
@@ -156,7 +170,7 @@ class TurnEngine:
                 stage=outcome.stage,
             )
         elif reply.scenario == Scenario.ANALYTICS:
-            reply = await attach_analytics(reply, ctx, turn.text, funnel)
+            reply = await attach_analytics(reply, ctx, turn.text, funnel, self.texts)
         elif reply.scenario == Scenario.FAQ:
             reply = attach_sources(reply, ctx)
         else:

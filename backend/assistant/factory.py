@@ -17,6 +17,7 @@ from backend.assistant.offline.router import OfflineRouter
 from backend.assistant.ports import CodesPort, KnowledgePort, MailerPort
 from backend.assistant.providers.base import ChatModel
 from backend.assistant.providers.openai_compat import OpenAIChatModel
+from backend.assistant.texts import VisitorTexts
 from backend.assistant.tools.base import ToolRegistry
 from backend.assistant.tools.knowledge import KNOWLEDGE_TOOLS
 from backend.assistant.tools.read_file import PromptFileCache, ReadFileTool
@@ -27,21 +28,27 @@ SCENARIO_DIR = ROOT_DIR / "scenario"
 Encode = Callable[[Sequence[str]], np.ndarray]
 
 
-def build_registry(scenario_dir: Path = SCENARIO_DIR) -> ToolRegistry:
+def visitor_texts(settings: Settings) -> VisitorTexts:
+    return VisitorTexts(
+        support_email=settings.SUPPORT_EMAIL, trial_days=settings.TRIAL_DAYS, timezone=settings.TIMEZONE
+    )
+
+
+def build_registry(scenario_dir: Path = SCENARIO_DIR, texts: VisitorTexts | None = None) -> ToolRegistry:
     registry = ToolRegistry()
-    registry.add(ReadFileTool(PromptFileCache(scenario_dir)))
+    registry.add(ReadFileTool(PromptFileCache(scenario_dir, render=(texts or VisitorTexts()).render_prompt)))
     for tool in KNOWLEDGE_TOOLS:
         registry.add(tool())
     return registry
 
 
 def build_offline_model(
-    knowledge: KnowledgePort, encode: Encode, scenario_dir: Path = SCENARIO_DIR, support_email: str = ""
+    knowledge: KnowledgePort, encode: Encode, scenario_dir: Path = SCENARIO_DIR, texts: VisitorTexts | None = None
 ) -> OfflineChatModel:
     router = OfflineRouter(
         scenario_dir / "routing_examples.yaml", encode, knowledge.signals, knowledge.calibration.router
     )
-    return OfflineChatModel(router, make_niche_probe(knowledge), support_email)
+    return OfflineChatModel(router, make_niche_probe(knowledge), texts)
 
 
 def build_model(settings: Settings, offline: ChatModel) -> ChatModel:
@@ -66,20 +73,22 @@ def build_engine(
     mailer: MailerPort,
     scenario_dir: Path = SCENARIO_DIR,
 ) -> TurnEngine:
-    offline = build_offline_model(knowledge, encode, scenario_dir, settings.SUPPORT_EMAIL)
+    texts = visitor_texts(settings)
+    offline = build_offline_model(knowledge, encode, scenario_dir, texts)
     funnel = Funnel(
         codes=codes,
         mailer=mailer,
         knowledge=knowledge,
         cities=CityFinder(scenario_dir / "cities.txt"),
-        trial_days=settings.TRIAL_DAYS,
+        texts=texts,
     )
     return TurnEngine(
         model=build_model(settings, offline),
         offline=offline,
-        registry=build_registry(scenario_dir),
+        registry=build_registry(scenario_dir, texts),
         funnel=funnel,
         knowledge=knowledge,
         scenario_dir=scenario_dir,
         history_char_budget=settings.HISTORY_CHAR_BUDGET,
+        texts=texts,
     )

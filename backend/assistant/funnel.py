@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 from backend.assistant.cities import CityFinder
-from backend.assistant.ports import AccountsPort, CodesPort, KnowledgePort, MailerPort
+from backend.assistant.context import Caller
+from backend.assistant.ports import AccountsPort, CodesPort, FunnelAccount, KnowledgePort, MailerPort
+from backend.assistant.texts import VisitorTexts, minutes
 from backend.codes.exceptions import CodeAttemptsExceeded, CodeExpired, CodeInvalid
+from backend.knowledge.normalize import to_cyrillic
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
@@ -29,6 +31,18 @@ QUESTION = re.compile(
     r"\?|^\s*(а\s+|и\s+)?(как|сколько|почему|зачем|когда|где|какой|какая|какие|что\s+(будет|если|делать)|можно\s+ли|нужн\w*\s+ли)\b",
     re.IGNORECASE,
 )
+# A wish to sign in to an existing account, over the normalised text (``to_cyrillic``): a sign-in verb
+# («войти», «зайти», «залогиниться», «авторизоваться», «вход»), or a statement of having an account
+# already («у меня уже есть аккаунт», «я уже зарегистрирован»). Questions about signing in are FAQ.
+SIGN_IN = re.compile(r"\b(войти|войду|войдем|зайти|зайду|залогин\w*|авторизова\w*|авторизу\w*|вход)\b")
+HAVE_ACCOUNT = re.compile(
+    r"\b(уже|есть)\b(\s+\w+){0,3}?\s+(аккаунт\w*|учетн\w*|кабинет\w*|зарегистрирован\w*|зарегистрировал\w*|регистрировал\w*)\b"
+)
+# A problem report («не могу войти», «не получается зайти») is a question for the FAQ, not a sign-in.
+# «ли» makes a question even without «?» («есть ли у вас кабинет»).
+NEGATED = re.compile(r"\bне\b")
+QUESTION_PARTICLE = re.compile(r"\bли\b")
+LOGIN_MAX_WORDS = 8
 
 
 @dataclass
@@ -38,6 +52,7 @@ class FunnelState:
     city: str | None = None
     niche: str | None = None
     candidates: list[str] = field(default_factory=list)
+    mode: str | None = None  # "login": the visitor signs in to an existing account
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> FunnelState:
@@ -70,6 +85,18 @@ def typed_email(text: str, extracted: dict[str, Any]) -> str:
     return claimed if claimed and EMAIL.fullmatch(claimed) and claimed in text.lower() else ""
 
 
+def wants_login(text: str) -> bool:
+    """The visitor asks to sign in to an account they have (not a question about signing in)."""
+    if QUESTION.search(text):
+        return False
+    norm = " ".join(to_cyrillic(EMAIL.sub(" ", text)).split())
+    if not norm or len(norm.split()) > LOGIN_MAX_WORDS:
+        return False
+    if NEGATED.search(norm) or QUESTION_PARTICLE.search(norm):
+        return False
+    return bool(SIGN_IN.search(norm) or HAVE_ACCOUNT.search(norm))
+
+
 def looks_like_funnel_answer(text: str, state: FunnelState) -> bool:
     """Inside the funnel a bare e-mail, code, city or choice is an answer, not a new topic."""
     if state.stage not in (1, 2):
@@ -90,13 +117,13 @@ class Funnel:
         mailer: MailerPort,
         knowledge: KnowledgePort,
         cities: CityFinder,
-        trial_days: int,
+        texts: VisitorTexts | None = None,
     ) -> None:
         self._codes = codes
         self._mailer = mailer
         self._knowledge = knowledge
         self._cities = cities
-        self._trial_days = trial_days
+        self._texts = texts or VisitorTexts()
 
     async def advance(
         self,
@@ -107,19 +134,38 @@ class Funnel:
         accounts: AccountsPort,
         sid: str,
         chat_session_id: uuid.UUID,
-        already_registered: bool,
+        caller: Caller,
+        login: bool = False,
     ) -> FunnelResult:
-        """One funnel step. ``accounts`` is bound to the turn's unit of work (it only flushes)."""
-        if already_registered and state.stage is None:
-            return FunnelResult("already_registered", "Вы уже зарегистрированы и вошли в аккаунт. Чем помочь?", 3)
+        """One funnel step. ``accounts`` is bound to the turn's unit of work (it only flushes).
+        ``login``: the visitor asked to sign in to an existing account (``wants_login``)."""
+        if caller.is_authenticated and (state.stage is None or login):
+            return self._already_registered(caller)
         before = state.stage
+        if login:
+            # Signing in: the same code path; once the code is verified an existing account is signed
+            # in without asking city and niche. A code already sent at stage 1 stays valid.
+            state.mode = "login"
+            if state.stage != 1:
+                state.stage, state.contact, state.candidates = None, None, []
         if state.stage in (None, 1):
-            result = await self._stage_one(state, text, extracted, sid)
+            result = await self._stage_one(state, text, extracted, sid, chat_session_id, accounts)
         else:
             result = await self._stage_two(state, text, extracted, chat_session_id, accounts)
         if state.stage != before:
             await accounts.record_transition(chat_session_id, before, state.stage)
         return result
+
+    def _already_registered(self, caller: Caller) -> FunnelResult:
+        who = f" ({caller.email})" if caller.email else ""
+        status = self._texts.access_sentence(caller.access, caller.access_until)
+        until = self._texts.date(caller.access_until) if caller.access_until else None
+        return FunnelResult(
+            "already_registered",
+            f"Вы уже зарегистрированы и вошли в аккаунт{who}. {status} Чем помочь?".replace("  ", " "),
+            3,
+            {"access": caller.access, "access_until": until},
+        )
 
     async def _send_code(self, state: FunnelState, email: str, sid: str) -> FunnelResult:
         # The resend cooldown is per contact, whichever session asks: another session cannot replace (and so
@@ -127,23 +173,41 @@ class Funnel:
         issued = await self._codes.issue(email, scope=sid, enforce_cooldown=True)
         await self._mailer.send_code(email, issued.code)
         state.stage, state.contact = 1, email
+        purpose = " для входа" if state.mode == "login" else ""
         return FunnelResult(
             "ask_code",
-            f"Отправил 6-значный код на {email}. Напишите его сюда — код действует 10 минут.",
+            f"Отправил 6-значный код{purpose} на {email}. Напишите его сюда — код действует "
+            f"{minutes(max(1, issued.expires_in // 60))}.",
             1,
             {"contact": email},
         )
 
-    async def _stage_one(self, state: FunnelState, text: str, extracted: dict[str, Any], sid: str) -> FunnelResult:
+    async def _stage_one(
+        self,
+        state: FunnelState,
+        text: str,
+        extracted: dict[str, Any],
+        sid: str,
+        chat_session_id: uuid.UUID,
+        accounts: AccountsPort,
+    ) -> FunnelResult:
         email = typed_email(text, extracted)
         code_match = CODE.search(text)
         if email and EMAIL.fullmatch(email) and email != state.contact:
             return await self._send_code(state, email, sid)
         if state.contact and code_match:
-            return await self._verify(state, code_match.group(0))
+            return await self._verify(state, code_match.group(0), chat_session_id, accounts)
         if state.contact and (RESEND.search(text) or email == state.contact):
             return await self._send_code(state, state.contact, sid)
         state.stage = 1
+        if state.mode == "login" and not state.contact:
+            return FunnelResult(
+                "ask_contact",
+                "Давайте войдём в ваш аккаунт. Напишите e-mail, с которым вы регистрировались, — пришлю на него код "
+                "для входа.",
+                1,
+                {"mode": "login"},
+            )
         if state.contact:
             return FunnelResult(
                 "ask_code",
@@ -159,19 +223,51 @@ class Funnel:
             1,
         )
 
-    async def _verify(self, state: FunnelState, code: str) -> FunnelResult:
+    async def _verify(
+        self, state: FunnelState, code: str, chat_session_id: uuid.UUID, accounts: AccountsPort
+    ) -> FunnelResult:
         assert state.contact is not None
         try:
             await self._codes.verify(state.contact, code)
         except (CodeInvalid, CodeExpired, CodeAttemptsExceeded) as exc:
             hint = "" if isinstance(exc, CodeInvalid) else " Напишите «отправь код ещё раз», и я пришлю новый."
             return FunnelResult("ask_code", exc.detail + hint, 1, {"contact": state.contact, "error": exc.error_code})
-        state.stage = 2
+        # The code proved the mailbox: an account of this e-mail is signed in, whichever path the visitor took.
+        account = await accounts.sign_in_from_funnel(chat_session_id, state.contact)
+        if account is not None:
+            return self._signed_in(state, account)
+        note = "Аккаунта с этим e-mail пока нет — давайте создадим его. " if state.mode == "login" else ""
+        state.stage, state.mode = 2, None
         return FunnelResult(
             "ask_city",
-            "Код подтверждён! Осталось два вопроса: в каком городе вы работаете и какая у вас ниша? "
+            f"Код подтверждён! {note}Осталось два вопроса: в каком городе вы работаете и какая у вас ниша? "
             "Например: «Казань, ремонт квартир».",
             2,
+        )
+
+    def _signed_in(self, state: FunnelState, account: FunnelAccount) -> FunnelResult:
+        state.stage, state.mode, state.candidates = 3, None, []
+        state.city, state.niche = account.city, account.niche
+        status = self._texts.access_sentence(account.access, account.access_until)
+        has_access = account.access in ("trial", "subscription")
+        offer = (
+            f" Показать аналитику по нише «{account.niche}»? Напишите «да» или спросите про другую нишу."
+            if has_access and account.niche
+            else " Чем помочь?"
+        )
+        until = self._texts.date(account.access_until) if account.access_until else None
+        return FunnelResult(
+            "logged_in",
+            f"С возвращением! Вы вошли в аккаунт {account.email}. {status}{offer}".replace("  ", " "),
+            3,
+            {
+                "email": account.email,
+                "city": account.city,
+                "niche": account.niche,
+                "access": account.access,
+                "access_until": until,
+            },
+            registered_user_id=account.user_id,
         )
 
     async def _stage_two(
@@ -225,7 +321,7 @@ class Funnel:
             chat_session_id, state.contact, state.city, state.niche
         )
         state.stage = 3
-        until = _format_date(trial_end)
+        until = self._texts.date(trial_end) if trial_end else None
         trial = f" Пробный доступ открыт до {until}." if until else ""
         return FunnelResult(
             "registered",
@@ -235,7 +331,3 @@ class Funnel:
             {"email": state.contact, "city": state.city, "niche": state.niche, "trial_ends_at": until},
             registered_user_id=user_id,
         )
-
-
-def _format_date(moment: datetime | None) -> str | None:
-    return moment.strftime("%d.%m.%Y") if moment else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -50,11 +51,28 @@ class MailerPort(Protocol):
     async def send_code(self, email: str, code: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class FunnelAccount:
+    """An existing account the funnel signed in (its access as ``backend.auth.accounts.AccessState`` values)."""
+
+    user_id: uuid.UUID
+    email: str
+    city: str | None
+    niche: str | None
+    access: str
+    access_until: datetime | None
+
+
 class AccountsPort(Protocol):
     async def register_from_funnel(
         self, chat_session_id: uuid.UUID, email: str, city: str | None, niche: str | None
     ) -> tuple[uuid.UUID, datetime | None]:
         """Create or attach the user, start the trial, move the guest history. Returns (user id, trial end)."""
+        ...
+
+    async def sign_in_from_funnel(self, chat_session_id: uuid.UUID, email: str) -> FunnelAccount | None:
+        """The existing active account of a just verified e-mail, with the guest history moved to it;
+        None when there is no such account."""
         ...
 
     async def record_transition(

@@ -8,6 +8,7 @@ from typing import Any
 from backend.assistant.context import TurnContext
 from backend.assistant.contract import Dashboard, Reply, Source
 from backend.assistant.funnel import FunnelState
+from backend.assistant.texts import VisitorTexts
 from backend.knowledge.calibration import MAX_SOURCES
 
 
@@ -39,28 +40,35 @@ async def _resolve(ctx: TurnContext, reply: Reply, text: str, funnel: FunnelStat
         ctx.candidates = [hit.niche for hit in found.candidates]
 
 
-async def attach_analytics(reply: Reply, ctx: TurnContext, text: str, funnel: FunnelState) -> Reply:
+async def attach_analytics(
+    reply: Reply, ctx: TurnContext, text: str, funnel: FunnelState, texts: VisitorTexts
+) -> Reply:
     await _resolve(ctx, reply, text, funnel)
     niche = ctx.analytics.niche if ctx.analytics else None
     base: dict[str, Any] = {"sources": [], "dashboard": None}
     if not ctx.caller.has_access:
         subject = f" по нише «{niche}»" if niche else ""
         if ctx.caller.is_authenticated:
+            status = texts.access_sentence(ctx.caller.access, ctx.caller.access_until)
             return reply.model_copy(
                 update=base
                 | {
                     "action": "need_subscription",
-                    "reply": f"Аналитика{subject} доступна с активной подпиской. Ваш пробный период закончился — "
-                    "продлите подписку в личном кабинете или напишите нам на support@leadinc.example.",
-                    "fields": {"niche": niche, "action": "need_subscription"},
+                    "reply": f"Аналитика{subject} доступна с активной подпиской. {status}",
+                    "fields": {
+                        "niche": niche,
+                        "action": "need_subscription",
+                        "access": ctx.caller.access,
+                        "access_until": texts.date(ctx.caller.access_until) if ctx.caller.access_until else None,
+                    },
                 }
             )
         return reply.model_copy(
             update=base
             | {
                 "action": "need_registration",
-                "reply": f"Аналитика{subject} доступна после бесплатной регистрации — это минута, и 7 дней доступа "
-                "бесплатно. Зарегистрируемся? Напишите «да» или ваш e-mail.",
+                "reply": f"Аналитика{subject} доступна после бесплатной регистрации — это минута, и {texts.trial} "
+                "доступа бесплатно. Зарегистрируемся? Напишите «да» или ваш e-mail. Уже есть аккаунт — напишите «войти».",
                 "fields": {"niche": niche, "action": "need_registration"},
             }
         )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_users import schemas as fu_schemas
@@ -11,7 +11,16 @@ from fastapi_users.router import get_reset_password_router, get_verify_router
 from backend.auth import service
 from backend.auth.cookies import clear_cookies
 from backend.auth.dependencies import CurrentSession, CurrentUserOptional, SessionStoreDep, limit_mail_links_per_ip
-from backend.auth.schemas import LoginRequest, LogoutResponse, NotAuthenticated, RegisterRequest, UserProfile
+from backend.auth.mailer import CodeMailer
+from backend.auth.schemas import (
+    LoginRequest,
+    LogoutResponse,
+    NotAuthenticated,
+    RegisterRequest,
+    RequestCodeRequest,
+    RequestCodeResponse,
+    UserProfile,
+)
 from backend.auth.users import UserManagerDep, get_user_manager, jwt_strategy
 from backend.codes.dependencies import CodeServiceDep
 from backend.core.client_ip import client_ip, parse_networks
@@ -29,9 +38,34 @@ router = APIRouter(prefix="/auth", tags=["auth"])
     response_model=UserProfile,
     responses=error_responses(409, descriptions={409: "USER_ALREADY_EXISTS"}),
 )
-async def register(body: RegisterRequest, manager: UserManagerDep, settings: SettingsDep) -> UserProfile:
-    user = await service.register(manager, body.email, body.password)
+async def register(body: RegisterRequest, db: DbSession, settings: SettingsDep) -> UserProfile:
+    user = await service.register(db, settings, body.email, body.password)
     return service.profile(user, settings)
+
+
+@router.post(
+    "/request-code",
+    status_code=202,
+    response_model=RequestCodeResponse,
+    responses=error_responses(429, descriptions={429: "CODE_REQUEST_LIMIT (Retry-After)"}),
+)
+async def request_code(
+    body: RequestCodeRequest,
+    request: Request,
+    background: BackgroundTasks,
+    codes: CodeServiceDep,
+    db: DbSession,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+) -> RequestCodeResponse:
+    """A login code by e-mail for API clients (then ``/auth/jwt/login_custom`` with ``code``).
+    The same answer whether or not the account exists; the mail goes out after the response."""
+    ip = client_ip(request, parse_networks(settings.TRUSTED_PROXIES))
+    await service.enforce_code_request_limits(limiter, settings, body.email, ip)
+    code = await service.issue_login_code(db, settings, codes, body.email)
+    if code is not None:
+        background.add_task(service.deliver_code, CodeMailer(settings), str(body.email).lower(), code)
+    return RequestCodeResponse(detail="Если аккаунт с таким e-mail есть, мы отправили на него код для входа.")
 
 
 @router.post(

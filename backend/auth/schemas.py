@@ -45,3 +45,14 @@ class NotAuthenticated(BaseModel):
 
 class LogoutResponse(BaseModel):
     ok: bool = True
+
+
+class RequestCodeRequest(BaseModel):
+    email: EmailStr
+
+
+class RequestCodeResponse(BaseModel):
+    """The same answer whether or not the account exists."""
+
+    ok: bool = True
+    detail: str

@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 
 from fastapi import Response
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import exceptions as fu_exceptions
-from fastapi_users import schemas as fu_schemas
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.accounts import AccountService, access_of
 from backend.auth.cookies import set_auth_cookie, set_session_cookie
-from backend.auth.exceptions import InvalidCredentials, UserAlreadyExists
+from backend.auth.exceptions import InvalidCredentials
+from backend.auth.mailer import CodeMailer
 from backend.auth.models import User
 from backend.auth.schemas import LoginRequest, UserProfile
 from backend.auth.sessions import SessionState, SessionStore
 from backend.auth.users import UserManager, jwt_strategy, make_user_manager
 from backend.codes.service import CodeService
 from backend.core.config import Settings
-from backend.core.errors import TooManyRequests, Unprocessable
+from backend.core.errors import ServiceUnavailable, TooManyRequests
 from backend.core.ratelimit import RateLimiter
 
+logger = logging.getLogger(__name__)
 
-async def register(manager: UserManager, email: str, password: str) -> User:
-    try:
-        return await manager.create(fu_schemas.BaseUserCreate(email=email, password=password), safe=True)
-    except fu_exceptions.UserAlreadyExists as exc:
-        raise UserAlreadyExists from exc
-    except fu_exceptions.InvalidPasswordException as exc:
-        raise Unprocessable(str(exc.reason), error_code="INVALID_PASSWORD") from exc
+
+async def register(db: AsyncSession, settings: Settings, email: str, password: str) -> User:
+    """Password sign-up through the shared account service: the new account gets its trial."""
+    return await AccountService(db, settings).register_with_password(email, password)
 
 
 async def enforce_login_limits(limiter: RateLimiter, settings: Settings, email: str, ip: str) -> None:
@@ -62,6 +62,45 @@ async def enforce_new_session_limit(limiter: RateLimiter, settings: Settings, ip
         )
 
 
+async def enforce_code_request_limits(limiter: RateLimiter, settings: Settings, email: str, ip: str) -> None:
+    """POST /auth/request-code: RATE_REQUEST_CODE_IP per client IP and RATE_REQUEST_CODE_CONTACT per
+    e-mail, counted whether or not such an account exists (the limit reveals nothing)."""
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    checks = (
+        (settings.RATE_REQUEST_CODE_IP, "request-code-ip", ip),
+        (settings.RATE_REQUEST_CODE_CONTACT, "request-code-contact", account),
+    )
+    for rule, scope, identifier in checks:
+        retry_after = await limiter.hit(RateLimiter.rule(rule), scope, identifier)
+        if retry_after is not None:
+            raise TooManyRequests(
+                f"Слишком много запросов кода. Попробуйте снова через {retry_after} с.",
+                retry_after=retry_after,
+                error_code="CODE_REQUEST_LIMIT",
+            )
+
+
+async def issue_login_code(db: AsyncSession, settings: Settings, codes: CodeService, email: str) -> str | None:
+    """A login code for an existing active account, or None (no account, or the code service's own
+    hourly limit). The caller answers the same either way and delivers the code after the response."""
+    user = await AccountService(db, settings).find(email)
+    if user is None or not user.is_active:
+        return None
+    try:
+        return (await codes.issue(user.email)).code
+    except TooManyRequests:
+        logger.info("login code not issued: the contact's hourly code limit", extra={"user_id": str(user.id)})
+        return None
+
+
+async def deliver_code(mailer: CodeMailer, email: str, code: str) -> None:
+    """Send a login code after the response (its timing must not tell whether the account exists)."""
+    try:
+        await mailer.send_code(email, code)
+    except ServiceUnavailable:
+        logger.warning("login code e-mail not delivered")
+
+
 async def authenticate(manager: UserManager, codes: CodeService, body: LoginRequest) -> User:
     if body.password is not None:
         form = OAuth2PasswordRequestForm(username=body.email, password=body.password)
@@ -79,8 +118,7 @@ async def authenticate(manager: UserManager, codes: CodeService, body: LoginRequ
 
 def has_analytics_access(user: User, settings: Settings) -> bool:
     """An active trial or subscription, or an e-mail in SUBSCRIPTION_WHITELIST."""
-    whitelisted = user.email.lower() in {e.lower() for e in settings.SUBSCRIPTION_WHITELIST}
-    return whitelisted or user.has_active_access()
+    return access_of(user, settings).open
 
 
 def profile(user: User, settings: Settings) -> UserProfile:

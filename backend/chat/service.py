@@ -21,11 +21,12 @@ from backend.assistant.context import Caller
 from backend.assistant.contract import Reply, Scenario
 from backend.assistant.engine import TurnEngine, TurnInput
 from backend.assistant.loop import StreamSink
+from backend.auth.accounts import access_of
 from backend.auth.models import User
-from backend.auth.service import has_analytics_access
 from backend.auth.sessions import SessionState, SessionStore, ensure_stored
 from backend.chat import repository
 from backend.chat.accounts import FunnelAccounts
+from backend.chat.exceptions import SessionChanged
 from backend.chat.turns import TurnLock
 from backend.core.config import Settings
 from backend.core.database import commit, on_close
@@ -39,7 +40,10 @@ def build_caller(user: User | None, settings: Settings) -> Caller:
     """Who is talking, and whether ANALYTICS is open to them (trial, subscription or whitelist)."""
     if user is None:
         return Caller(user_id=None)
-    return Caller(user_id=user.id, email=user.email, has_access=has_analytics_access(user, settings))
+    access = access_of(user, settings)
+    return Caller(
+        user_id=user.id, email=user.email, has_access=access.open, access=access.state.value, access_until=access.until
+    )
 
 
 @dataclass
@@ -115,6 +119,10 @@ class ChatService:
             on_close(db, lock.release)  # after the commit and the Redis write, or after a rollback
         started = time.perf_counter()  # server time: waiting for the lock is not work
         stored = await self._store.load(state.sid)
+        if stored is None and not state.is_new:
+            # The previous turn ended this session (a sign-in gave it a new id, or a log-out): this turn,
+            # sent with the old cookie (a double submit, a second tab), is refused before anything is stored.
+            raise SessionChanged
         if stored is not None and stored.chat_session_id == state.chat_session_id:
             state.data = stored.data  # what the previous turn of this session left
 

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # --- logins (attempts, counted before the password or code is checked) ------------
     RATE_LOGIN_ACCOUNT: str = "10/15 minutes"  # per e-mail, whether or not the account exists
     RATE_LOGIN_IP: str = "30/15 minutes"  # per client IP
+    # POST /auth/request-code (login codes for API clients), counted whether or not the account exists:
+    RATE_REQUEST_CODE_CONTACT: str = "3/10 minutes"  # per e-mail
+    RATE_REQUEST_CODE_IP: str = "20/hour"  # per client IP
 
     # --- mail --------------------------------------------------------------------
     SMTP_HOST: str = ""

@@ -17,7 +17,7 @@ import pytest
 from backend.assistant.cities import CityFinder
 from backend.assistant.context import Caller
 from backend.assistant.engine import TurnEngine, TurnInput
-from backend.assistant.factory import SCENARIO_DIR, build_offline_model, build_registry
+from backend.assistant.factory import SCENARIO_DIR, build_offline_model, build_registry, visitor_texts
 from backend.assistant.funnel import Funnel
 from backend.core.config import ROOT_DIR, Settings
 from backend.knowledge.indexer import build_index
@@ -76,7 +76,7 @@ async def _turn(kb: KnowledgeBase, settings: Settings, text: str) -> dict[str, A
             mailer=None,  # type: ignore[arg-type]
             knowledge=kb,
             cities=CityFinder(SCENARIO_DIR / "cities.txt"),
-            trial_days=settings.TRIAL_DAYS,
+            texts=visitor_texts(settings),
         ),
         knowledge=kb,
         scenario_dir=SCENARIO_DIR,
@@ -108,9 +108,7 @@ def fertiliser_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, P
     return root / "faq", root / "niches"
 
 
-async def test_routing_follows_the_corpus_after_a_reindex(
-    tmp_path: Path, fertiliser_corpus: tuple[Path, Path]
-) -> None:
+async def test_routing_follows_the_corpus_after_a_reindex(tmp_path: Path, fertiliser_corpus: tuple[Path, Path]) -> None:
     demo = _settings(tmp_path / "var", FIXTURES / "faq", FIXTURES / "analytics")
     build_index(demo)
     on_demo = await _turn(await KnowledgeBase.open(demo), demo, QUESTION)

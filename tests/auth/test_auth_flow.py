@@ -41,7 +41,7 @@ async def test_full_flow_with_cookie_flags(client: httpx.AsyncClient) -> None:
     body = me.json()
     assert body["is_authenticated"] is True
     assert body["email"] == body["login"] == "anna@example.com"
-    assert body["has_access"] is False
+    assert body["has_access"] is True and body["trial_ends_at"]  # password sign-up opens the trial
 
     logout = await client.post("/auth/jwt/logout")
     assert logout.status_code == 200

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from backend.auth.mailer import latest_outbox_code
 from backend.core.config import Settings
@@ -81,8 +82,13 @@ async def test_analytics_for_a_whitelisted_user_has_the_table(
     assert table["columns"] and table["rows"] and all(len(r) == len(table["columns"]) for r in table["rows"])
 
 
-async def test_analytics_for_a_user_without_subscription(client: httpx.AsyncClient) -> None:
+async def test_analytics_for_a_user_without_subscription(client: httpx.AsyncClient, settings: Settings) -> None:
     await register_with_password(client, "nosub@example.com")
+    # Password sign-up opens the trial (tests/chat/test_accounts_and_login.py); here it has ended.
+    engine = create_engine(settings.database_url_sync)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE users SET trial_ends_at = now() - interval '1 day'"))
+    engine.dispose()
     reply = await say(client, "аналитика по автосервисам")
     assert (await client.get("/auth/users/me")).json()["has_access"] is False
     assert reply["action"] == "need_subscription"

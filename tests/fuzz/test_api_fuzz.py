@@ -23,6 +23,7 @@ schema = schemathesis.pytest.from_fixture("fuzz_schema")
 EXPECTED_ROUTES = {
     "GET /health",
     "POST /auth/register",
+    "POST /auth/request-code",
     "POST /auth/jwt/login_custom",
     "POST /auth/jwt/logout",
     "POST /auth/jwt/logout-all",

@@ -7,10 +7,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from backend.assistant.texts import VisitorTexts
 from backend.knowledge.normalize import stems
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
-DEFAULT_SUPPORT = "support@leadinc.example"
 FIRST_ARTICLE_SENTENCES = 2
 SHARED_PREFIX = 4
 
@@ -19,13 +19,41 @@ THANKS = re.compile(r"(спасибо|благодар)", re.I)
 BYE = re.compile(r"(пока|до\s*свидан)", re.I)
 WHO = re.compile(r"(кто\s*ты|ты\s*(бот|человек|робот)|как\s*тебя\s*зовут)", re.I)
 
+# Small-talk replies: several variants per kind, so a session never gets the same one twice in a row.
+# ``{trial}`` is the configured trial length in words («7 дней»).
+WHO_REPLIES = (
+    "Я Лида, виртуальный консультант Leadinc. Рассказываю, как получать заявки от клиентов, показываю "
+    "аналитику по нишам и помогаю зарегистрироваться. Чем могу помочь?",
+    "Меня зовут Лида, я помощник Leadinc в этом чате: отвечаю на вопросы о сервисе, показываю аналитику "
+    "по нишам и открываю пробный доступ. С чего начнём?",
+    "Я виртуальный консультант Leadinc, Лида. Могу объяснить, как устроены заявки, сколько они стоят, "
+    "и показать цифры по вашей нише. Что вам интересно?",
+)
+GREETING_REPLIES = (
+    "Здравствуйте! Я Лида, консультант Leadinc. Расскажу, как получать заявки для вашего бизнеса, покажу "
+    "аналитику по нише или помогу зарегистрироваться. С чего начнём?",
+    "Добрый день! На связи Лида из Leadinc. Подскажу по заявкам, тарифам и аналитике ниш — что вас интересует?",
+    "Привет! Я Лида, помогаю бизнесу получать заявки через Leadinc. Спросите о сервисе или назовите свою нишу — "
+    "покажу аналитику.",
+)
+THANKS_REPLIES = (
+    "Пожалуйста! Если появятся вопросы о заявках или аналитике — пишите, я на связи.",
+    "Рада помочь! Захотите посмотреть аналитику по нише или узнать о тарифах — просто напишите.",
+    "Не за что! Я здесь, если понадобится ещё что-то о Leadinc.",
+)
+BYE_REPLIES = (
+    "Всего доброго! Возвращайтесь, когда понадобятся заявки для бизнеса — {trial} можно попробовать бесплатно.",
+    "До встречи! Если решите попробовать Leadinc, первые {trial} — бесплатно.",
+    "Хорошего дня! Будут вопросы о заявках или аналитике — пишите в любое время.",
+)
 NUDGES = (
     "Я больше про заявки для бизнеса 🙂 Могу рассказать, как работает Leadinc, показать аналитику по вашей нише "
-    "или открыть бесплатный доступ на 7 дней. Что интереснее?",
+    "или открыть бесплатный доступ на {trial}. Что интереснее?",
     "Тут я вряд ли помогу — я консультант Leadinc. Зато подскажу, сколько заявок можно получать в вашей нише "
     "и сколько это стоит. Расскажете, чем занимаетесь?",
     "Давайте вернёмся к делу: подберу для вашего бизнеса заявки от клиентов и покажу аналитику по нише. "
     "В какой сфере вы работаете?",
+    "Это немного не моя тема. Я помогаю с заявками и аналитикой ниш — назовите свою сферу, и я покажу цифры.",
 )
 
 
@@ -83,10 +111,10 @@ def faq_answer(articles: Sequence[dict[str, Any]], query: str) -> str:
     return " ".join(parts) or str(articles[0].get("title", ""))
 
 
-def faq_not_found(support_email: str = "") -> str:
+def faq_not_found(texts: VisitorTexts) -> str:
     return (
-        "Точного ответа на этот вопрос в нашей базе знаний нет, а гадать я не буду. Напишите, пожалуйста, "
-        f"в поддержку на {support_email or DEFAULT_SUPPORT} — там ответят по существу. А я могу рассказать о тарифах, "
+        "Точного ответа на этот вопрос в нашей базе знаний нет, а гадать я не буду. Пожалуйста, "
+        f"{texts.write_to_support()} — там ответят по существу. А я могу рассказать о тарифах, "
         "пробном периоде или показать аналитику по нише."
     )
 
@@ -107,22 +135,24 @@ def choose_niche(candidates: list[str]) -> str:
     return f"Уточните, какая ниша вам нужна — напишите номер или название:\n{listing}"
 
 
-def offtopic(text: str) -> str:
+def offtopic(text: str, texts: VisitorTexts, previous: str = "", turn: int = 0) -> str:
+    """A small-talk reply of the message's kind. The variant depends on the message and the turn
+    number (deterministic), and is never the session's previous assistant reply."""
+    variants: tuple[str, ...]
     if WHO.search(text):
-        return (
-            "Я Лида, виртуальный консультант Leadinc. Рассказываю, как получать заявки от клиентов, показываю "
-            "аналитику по нишам и помогаю зарегистрироваться. Чем могу помочь?"
-        )
-    if GREETING.match(text):
-        return (
-            "Здравствуйте! Я Лида, консультант Leadinc. Расскажу, как получать заявки для вашего бизнеса, покажу "
-            "аналитику по нише или помогу зарегистрироваться. С чего начнём?"
-        )
-    if THANKS.search(text):
-        return "Пожалуйста! Если появятся вопросы о заявках или аналитике — пишите, я на связи."
-    if BYE.search(text):
-        return (
-            "Всего доброго! Возвращайтесь, когда понадобятся заявки для бизнеса — 7 дней можно попробовать бесплатно."
-        )
-    index = int(hashlib.sha256(text.encode()).hexdigest(), 16) % len(NUDGES)
-    return NUDGES[index]
+        variants = WHO_REPLIES
+    elif GREETING.match(text):
+        variants = GREETING_REPLIES
+    elif THANKS.search(text):
+        variants = THANKS_REPLIES
+    elif BYE.search(text):
+        variants = BYE_REPLIES
+    else:
+        variants = NUDGES
+    replies = [v.format(trial=texts.trial) for v in variants]
+    start = int(hashlib.sha256(f"{turn}:{text}".encode()).hexdigest(), 16) % len(replies)
+    for step in range(len(replies)):
+        candidate = replies[(start + step) % len(replies)]
+        if candidate.strip() != previous.strip():
+            return candidate
+    return replies[start]

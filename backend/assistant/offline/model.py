@@ -15,6 +15,7 @@ from backend.assistant.offline.niche_probe import NicheProbe
 from backend.assistant.offline.router import OfflineRouter, Route
 from backend.assistant.providers.base import Message, ModelResponse, StreamEvent, TextDelta, ToolCall
 from backend.assistant.streaming import chunk_text
+from backend.assistant.texts import VisitorTexts
 
 CONTEXT_PREFIX = "Контекст сессии (служебно): "
 
@@ -28,10 +29,10 @@ class OfflineChatModel:
     model = "offline-router-v1"
     remote = False
 
-    def __init__(self, router: OfflineRouter, niche_probe: NicheProbe, support_email: str = "") -> None:
+    def __init__(self, router: OfflineRouter, niche_probe: NicheProbe, texts: VisitorTexts | None = None) -> None:
         self.router = router
         self.niche_probe = niche_probe
-        self._support_email = support_email
+        self._texts = texts or VisitorTexts()
 
     @staticmethod
     def _read(messages: list[Message]) -> tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]]]:
@@ -53,17 +54,17 @@ class OfflineChatModel:
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]]) -> ModelResponse:
         text, context, results = self._read(messages)
         if not results:
-            return await self._first_step(text, context)
+            return await self._first_step(text, context, messages)
         name, result = results[-1]
         if name == "faq_search":
             shown = [str(a) for a in result.get("sources") or []]
             if not result.get("answerable") or not shown:
-                return _final("FAQ", "no_answer", composer.faq_not_found(self._support_email))
+                return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             return _calls([("faq_get_by_id", {"article_id": article_id}) for article_id in shown])
         if name == "faq_get_by_id":
             articles = [r for n, r in results if n == "faq_get_by_id" and not r.get("error")]
             if not articles:
-                return _final("FAQ", "no_answer", composer.faq_not_found(self._support_email))
+                return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             sources = [{"article_id": str(a.get("article_id")), "title": a.get("title", "")} for a in articles]
             return _final("FAQ", "answer", composer.faq_answer(articles, text), sources=sources)
         if name == "analytics_get_by_niche":
@@ -76,13 +77,21 @@ class OfflineChatModel:
                     "ANALYTICS", "choose_niche", composer.choose_niche(candidates), {"candidates": candidates}
                 )
             return _final("ANALYTICS", "ask_niche", "Не нашёл такую нишу. Опишите, чем занимается ваш бизнес?")
-        return _final("OFFTOPIC", "answer", composer.offtopic(text))
+        return self._offtopic(text, messages)
+
+    def _offtopic(self, text: str, messages: list[Message]) -> ModelResponse:
+        """Small talk; never the same words as the session's previous reply."""
+        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        earlier = [str(m.get("content") or "") for m in messages[:last_user] if m["role"] == "assistant"]
+        turn = sum(1 for m in messages[:last_user] if m["role"] == "user")
+        reply = composer.offtopic(text, self._texts, earlier[-1] if earlier else "", turn)
+        return _final("OFFTOPIC", "answer", reply)
 
     async def route(self, text: str, context: dict[str, Any]) -> Route:
         """The scenario decision alone (used by the first step and by ``scripts/eval/routing_eval``)."""
         return await self.router.route(text, context, self.niche_probe)
 
-    async def _first_step(self, text: str, context: dict[str, Any]) -> ModelResponse:
+    async def _first_step(self, text: str, context: dict[str, Any], messages: list[Message]) -> ModelResponse:
         route = await self.route(text, context)
         if route.scenario == "FAQ":
             article = context.get("current_article_id")
@@ -97,7 +106,7 @@ class OfflineChatModel:
             return _call("analytics_get_by_niche", {"niche": str(niche)[:300]})
         if route.scenario == "REGISTRATION":
             return _final("REGISTRATION", "continue", "…")
-        return _final("OFFTOPIC", "answer", composer.offtopic(text))
+        return self._offtopic(text, messages)
 
     async def stream(self, messages: list[Message], tools: list[dict[str, Any]]) -> AsyncIterator[StreamEvent]:
         response = await self.complete(messages, tools)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,8 +19,15 @@ ALLOWED_FILES = ("scenario_faq.md", "scenario_analytics.md", "scenario_registrat
 class PromptFileCache:
     """At most ``max_entries`` files, each kept ``ttl`` seconds and re-read when its mtime changes."""
 
-    def __init__(self, directory: Path, max_entries: int = 6, ttl: float = 2 * 3600) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        max_entries: int = 6,
+        ttl: float = 2 * 3600,
+        render: Callable[[str], str] | None = None,
+    ) -> None:
         self.directory = directory.resolve()
+        self._render = render or (lambda text: text)  # fills in settings placeholders (VisitorTexts)
         self.max_entries = max_entries
         self.ttl = ttl
         self._entries: OrderedDict[str, tuple[float, float, str]] = OrderedDict()  # name -> (mtime, at, text)
@@ -46,7 +54,7 @@ class PromptFileCache:
         if cached and cached[0] == mtime and now - cached[1] < self.ttl:
             self._entries.move_to_end(path.name)
             return cached[2]
-        text = path.read_text(encoding="utf-8")
+        text = self._render(path.read_text(encoding="utf-8"))
         self._entries[path.name] = (mtime, now, text)
         self._entries.move_to_end(path.name)
         while len(self._entries) > self.max_entries:
