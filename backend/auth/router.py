@@ -147,7 +147,11 @@ async def me(user: CurrentUserOptional, settings: SettingsDep) -> UserProfile | 
     return service.profile(user, settings)
 
 
-@router.get("/session", summary="Start or renew the conversation session")
+@router.get(
+    "/session",
+    summary="Start or renew the conversation session",
+    responses=error_responses(429, descriptions={429: "SESSION_RATE_LIMITED: too many new sessions from this IP"}),
+)
 async def session(state: CurrentSession) -> dict[str, object]:
     return {"user_id": str(state.user_id) if state.user_id else None, "renewed": state.is_new}
 

@@ -82,7 +82,11 @@ async def tts(
     return service.start_after_commit(db, plan, state)  # the session row exists before the task runs
 
 
-@router.get("/ai/tasks/{task_id}", response_model=TaskStatusOut, responses=error_responses(404, descriptions=_TEXTS))
+@router.get(
+    "/ai/tasks/{task_id}",
+    response_model=TaskStatusOut,
+    responses=error_responses(404, 429, descriptions=_TEXTS | {429: "SESSION_RATE_LIMITED (a new session)"}),
+)
 async def task_status(task_id: str, state: CurrentSession, service: VoiceServiceDep) -> TaskStatusOut:
     """Status of each step and the result so far; only for the session that created the task."""
     return await service.task_status(task_id, state)

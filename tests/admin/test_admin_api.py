@@ -62,7 +62,8 @@ async def test_grant_revoke_and_show_with_the_admin_token(
 
     shown = (await client.get("/admin/users/ALICE@example.com", headers=TOKEN)).json()
     assert shown["messages"] >= 4 and shown["sessions"] >= 1 and shown["audio_files"] == 2 * shown["sessions"]
-    assert shown["has_access"] is False and shown["subscription_ends_at"] is None
+    # Every sign-up starts the trial: access, but no subscription yet.
+    assert shown["has_access"] is True and shown["subscription_ends_at"] is None and shown["trial_ends_at"]
 
     granted = await client.post("/admin/users/alice@example.com/grant", json={"days": 30}, headers=TOKEN)
     assert granted.status_code == 200, granted.text

@@ -54,7 +54,7 @@ async def test_cli_grant_revoke_show_list_and_delete(cli_settings: Settings, app
     listed = users(cli_settings, "list")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines()[0] == "2 account(s)"
-    assert "alice@example.com\tno access" in listed.stdout
+    assert "alice@example.com\taccess until" in listed.stdout  # the trial every sign-up starts
     assert {u["email"] for u in ok(users(cli_settings, "list", "--json"))["users"]} == {
         "alice@example.com",
         "bob@example.com",
