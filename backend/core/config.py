@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     CHROMA_TOKEN: str = ""
     CHROMA_DIR: Path | None = None  # default: VAR_DIR / "chroma"
     KNOWLEDGE_DIR: Path | None = None  # index generations, BM25, embedding cache; default: VAR_DIR / "knowledge"
+    # "files": the live generation is named by KNOWLEDGE_DIR/current.json (one host, or a shared disk).
+    # "redis": a reindex publishes the generation (manifest + lexical data) in Redis and its vectors in
+    # the Chroma server; every process on any host mirrors it into its own KNOWLEDGE_DIR (a cache).
+    INDEX_STORE: Literal["files", "redis"] = "files"
+    INDEX_REDIS_PREFIX: str = "leadinc:index"
+    # A replaced generation (its Chroma collections) is deleted by a later reindex once this long has
+    # passed; processes switch within a second or two, queries on the old one keep working until then.
+    INDEX_GRACE_SECONDS: int = Field(default=300, ge=0)
     CHROMA_FAQ_COLLECTION: str = "faq_leadinc"
     CHROMA_ANALYTICS_COLLECTION: str = "analytics_leadinc"
     EMBEDDINGS_PROVIDER: Literal["local", "openai"] = "local"
@@ -204,6 +212,12 @@ class Settings(BaseSettings):
     @classmethod
     def _relative_to_repo(cls, value: Path | None) -> Path | None:
         return value if value is None or value.is_absolute() else ROOT_DIR / value
+
+    @model_validator(mode="after")
+    def _shared_index_needs_redis(self) -> Settings:
+        if self.INDEX_STORE == "redis" and not self.REDIS_URL:
+            raise ValueError("INDEX_STORE=redis needs REDIS_URL (the Redis every host shares)")
+        return self
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> Settings:
