@@ -249,10 +249,8 @@ async def test_a_reindex_on_a_is_served_by_b_within_5_s_under_load(cluster: Clus
     errors: list[str] = []
     done: list[float] = []
     started = time.monotonic()
-    load = asyncio.create_task(
-        asyncio.gather(
-            _turns(a.url, started + 25, errors, done, clients=6), _turns(b.url, started + 25, errors, done, clients=6)
-        )
+    load = asyncio.gather(
+        _turns(a.url, started + 25, errors, done, clients=6), _turns(b.url, started + 25, errors, done, clients=6)
     )
     await asyncio.sleep(5)
     (cluster.faq_dir / "export.md").write_text(NEW_ARTICLE, encoding="utf-8")
