@@ -72,7 +72,7 @@ class SeaweedS3:
         argv = [
             weed_binary(), "server", f"-dir={self.data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={self.ports['master']}", f"-master.port.grpc={self.grpc['master']}",
-            "-master.volumeSizeLimitMB=32", "-volume.max=16",
+            "-master.volumeSizeLimitMB=32", "-volume.max=0",  # 0: as many volumes as the disk holds (a bucket takes several)
             f"-volume.port={self.ports['volume']}", f"-volume.port.grpc={self.grpc['volume']}",
             "-filer", f"-filer.port={self.ports['filer']}", f"-filer.port.grpc={self.grpc['filer']}",
             "-s3", f"-s3.port={self.ports['s3']}", f"-s3.port.grpc={self.grpc['s3']}",

@@ -26,6 +26,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 from alembic import command
 from alembic.config import Config
 
@@ -53,7 +54,7 @@ def start_seaweed(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     ports = [_free_port() for _ in range(8)]
     argv = [
         str(Path(sys.executable).parent / "weed"), "server", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={ports[0]}", f"-master.port.grpc={ports[1]}", "-master.volumeSizeLimitMB=64",
+        f"-master.port={ports[0]}", f"-master.port.grpc={ports[1]}", "-master.volumeSizeLimitMB=64", "-volume.max=0",
         f"-volume.port={ports[2]}", f"-volume.port.grpc={ports[3]}", "-filer",
         f"-filer.port={ports[4]}", f"-filer.port.grpc={ports[5]}", "-s3", f"-s3.port={ports[6]}",
         f"-s3.port.grpc={ports[7]}", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
@@ -63,7 +64,7 @@ def start_seaweed(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     import obstore
     from obstore.store import S3Store
 
-    store = S3Store("probe", endpoint=endpoint, access_key_id=KEY, secret_access_key=SECRET, region="us-east-1",
+    store = S3Store("bench-media", endpoint=endpoint, access_key_id=KEY, secret_access_key=SECRET, region="us-east-1",
                     virtual_hosted_style_request=False, client_options={"allow_http": True})  # fmt: skip
     deadline = time.monotonic() + 60
     while True:
@@ -117,7 +118,10 @@ def main() -> int:
                 try:
                     time.sleep(5)
                     mode_settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-                    result = asyncio.run(bench_upload(mode_settings, clip, args.clips))
+                    try:
+                        result = asyncio.run(bench_upload(mode_settings, clip, args.clips))
+                    except httpx.HTTPStatusError as exc:
+                        raise SystemExit(f"{mode}: {exc.response.status_code} {exc.response.text}") from exc
                     report[mode] = result["reply+tts"]
                 finally:
                     stop_workers(workers)
