@@ -52,6 +52,17 @@ LOG_DIR="${LOG_DIR:-/var/log/leadinc}"
 VAR_DIR="$(env_value VAR_DIR /var/lib/leadinc)"
 MEDIA_DIR="$(env_value MEDIA_DIR "$VAR_DIR/media")"
 CHROMA_PORT="$(env_value CHROMA_PORT 8001)"
+CHROMA_TOKEN="$(env_value CHROMA_TOKEN "")"
+# With CHROMA_TOKEN, CHROMA_PORT is nginx's token-checking port (leadinc-chroma.conf) and `chroma run`
+# listens on loopback at CHROMA_SERVER_PORT; without it the app talks to `chroma run` directly.
+if [ -n "$CHROMA_TOKEN" ]; then
+  CHROMA_SERVER_PORT="${CHROMA_SERVER_PORT:-8011}"
+else
+  CHROMA_SERVER_PORT="${CHROMA_SERVER_PORT:-$CHROMA_PORT}"
+fi
+CHROMA_PROXY_PORT="${CHROMA_PROXY_PORT:-$CHROMA_PORT}"
+CHROMA_LISTEN="${CHROMA_LISTEN:-127.0.0.1}"  # the Chroma host's private address for other hosts
+CHROMA_TOKEN_MAP="${CHROMA_TOKEN_MAP:-/etc/nginx/leadinc-chroma-token.map}"
 AUDIO_MAX_BYTES="$(env_value AUDIO_MAX_BYTES 10485760)"
 UPLOAD_MAX_BODY=$((AUDIO_MAX_BYTES + 65536))  # = backend.voice.service.upload_body_limit
 HTTPS_PORT_SUFFIX=""
@@ -67,6 +78,8 @@ render() {  # render TEMPLATE OUTPUT: replace every @PLACEHOLDER@, refuse leftov
       -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
       -e "s|@HTTPS_PORT_SUFFIX@|$HTTPS_PORT_SUFFIX|g" -e "s|@UPLOAD_MAX_BODY@|$UPLOAD_MAX_BODY|g" \
       -e "s|@NGINX_LOG_DIR@|$NGINX_LOG_DIR|g" -e "s|@ACME_ROOT@|$ACME_ROOT|g" -e "s|@SNIPPETS@|$SNIPPETS|g" \
+      -e "s|@CHROMA_SERVER_PORT@|$CHROMA_SERVER_PORT|g" -e "s|@CHROMA_PROXY_PORT@|$CHROMA_PROXY_PORT|g" \
+      -e "s|@CHROMA_LISTEN@|$CHROMA_LISTEN|g" -e "s|@CHROMA_TOKEN_MAP@|$CHROMA_TOKEN_MAP|g" \
       "$template" >"$output"
   if grep -nE '@[A-Z0-9_]+@' "$output" >&2; then
     echo "error: unreplaced placeholder in $output" >&2
@@ -81,6 +94,7 @@ render_all() {  # render_all DIR -> DIR/systemd/*, DIR/nginx/leadinc.conf, DIR/n
     render "$unit" "$out/systemd/$(basename "$unit")"
   done
   render "$DEPLOY_DIR/nginx/leadinc.conf" "$out/nginx/leadinc.conf"
+  render "$DEPLOY_DIR/nginx/leadinc-chroma.conf" "$out/nginx/leadinc-chroma.conf"
   cp "$DEPLOY_DIR/nginx/leadinc-headers.conf" "$out/nginx/leadinc-headers.conf"
 }
 
@@ -135,6 +149,14 @@ install -m 0644 "$STAGE"/systemd/* /etc/systemd/system/
 install -d "$SNIPPETS"
 install -m 0644 "$STAGE/nginx/leadinc-headers.conf" "$SNIPPETS/leadinc-headers.conf"
 install -m 0644 "$STAGE/nginx/leadinc.conf" /etc/nginx/sites-available/leadinc.conf
+if [ -n "$CHROMA_TOKEN" ]; then  # the Chroma server behind nginx with a bearer token (several hosts)
+  umask 027
+  printf '"Bearer %s" 1;\n' "$CHROMA_TOKEN" >"$CHROMA_TOKEN_MAP"
+  umask 022
+  chown root:www-data "$CHROMA_TOKEN_MAP" 2>/dev/null || true
+  install -m 0644 "$STAGE/nginx/leadinc-chroma.conf" /etc/nginx/sites-available/leadinc-chroma.conf
+  ln -sf /etc/nginx/sites-available/leadinc-chroma.conf /etc/nginx/sites-enabled/leadinc-chroma.conf
+fi
 systemctl daemon-reload
 if [ -f "$CERT" ] && [ -f "$KEY" ]; then
   ln -sf /etc/nginx/sites-available/leadinc.conf /etc/nginx/sites-enabled/leadinc.conf

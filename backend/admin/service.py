@@ -23,7 +23,8 @@ from backend.chat.retention import RetentionReport, delete_conversations
 from backend.core.config import Settings
 from backend.core.database import after_commit
 from backend.core.orm import utcnow
-from backend.voice.storage import AudioStorage
+from backend.voice.exceptions import MediaStoreUnavailable
+from backend.voice.media.factory import build_storage
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +113,17 @@ class UserAdmin:
         await repository.delete_user(self._db, user.id)
         await self._db.flush()
         files = [path for _, path in audio if path]
-        storage = AudioStorage.from_settings(self._settings)
+        storage = build_storage(self._settings)
         store = SessionStore(self._redis, self._settings.SESSION_TTL_SECONDS)
 
         async def erase_outside_the_database() -> None:
             for relative in files:
-                if storage.remove(relative):
+                try:
+                    removed = storage.remove(relative)
+                except MediaStoreUnavailable:  # the bucket is down: the rows are gone, the object stays
+                    logger.error("erasure could not delete a media object", extra={"user_id": str(report.user_id)})
+                    removed = False
+                if removed:
                     report.media_files += 1
                 else:
                     report.media_missing += 1

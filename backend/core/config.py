@@ -117,8 +117,19 @@ class Settings(BaseSettings):
     CALIBRATION_PATH: Path = ROOT_DIR / "scenario" / "calibration.json"
     CHROMA_HOST: str = ""  # empty: embedded PersistentClient under VAR_DIR
     CHROMA_PORT: int = 8001
+    # Sent as "Authorization: Bearer <token>" (nginx in front of Chroma checks it; Chroma 1.x itself
+    # has no authentication). Empty: no header, for a Chroma server on this host's loopback.
+    CHROMA_TOKEN: str = ""
     CHROMA_DIR: Path | None = None  # default: VAR_DIR / "chroma"
     KNOWLEDGE_DIR: Path | None = None  # index generations, BM25, embedding cache; default: VAR_DIR / "knowledge"
+    # "files": the live generation is named by KNOWLEDGE_DIR/current.json (one host, or a shared disk).
+    # "redis": a reindex publishes the generation (manifest + lexical data) in Redis and its vectors in
+    # the Chroma server; every process on any host mirrors it into its own KNOWLEDGE_DIR (a cache).
+    INDEX_STORE: Literal["files", "redis"] = "files"
+    INDEX_REDIS_PREFIX: str = "leadinc:index"
+    # A replaced generation (its Chroma collections) is deleted by a later reindex once this long has
+    # passed; processes switch within a second or two, queries on the old one keep working until then.
+    INDEX_GRACE_SECONDS: int = Field(default=300, ge=0)
     CHROMA_FAQ_COLLECTION: str = "faq_leadinc"
     CHROMA_ANALYTICS_COLLECTION: str = "analytics_leadinc"
     # FAQ collections up to this many units are searched exactly in memory (loaded at the generation
@@ -154,6 +165,18 @@ class Settings(BaseSettings):
     # --- voice and background work ------------------------------------------------------
     MEDIA_DIR: Path | None = None  # default: <repo>/media ; files under MEDIA_DIR/audio/<yyyy-mm-dd>/
     MEDIA_URL_PREFIX: str = "/media"
+    # Where audio is kept: "local" (MEDIA_DIR, served by nginx) or "s3" (any S3-compatible bucket,
+    # served through short-lived presigned URLs; no disk shared between hosts).
+    MEDIA_STORAGE: Literal["local", "s3"] = "local"
+    S3_ENDPOINT_URL: str = ""  # e.g. https://storage.example.net; empty: AWS for S3_REGION
+    S3_BUCKET: str = ""
+    S3_ACCESS_KEY_ID: str = ""
+    S3_SECRET_ACCESS_KEY: str = ""
+    S3_REGION: str = "us-east-1"
+    S3_PATH_STYLE: bool = True  # https://host/bucket/key (MinIO, SeaweedFS); false: virtual-hosted bucket.host
+    S3_PREFIX: str = ""  # key prefix inside the bucket, e.g. "leadinc/"
+    S3_PRESIGN_SECONDS: int = Field(default=300, ge=10, le=7 * 24 * 3600)  # lifetime of an audio link
+    S3_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)  # one request, retries included
     AUDIO_MAX_BYTES: int = 10 * 1024 * 1024
     AUDIO_MAX_SECONDS: float = 60.0
     AUDIO_RETENTION_DAYS: int = 7
@@ -202,6 +225,18 @@ class Settings(BaseSettings):
     @classmethod
     def _relative_to_repo(cls, value: Path | None) -> Path | None:
         return value if value is None or value.is_absolute() else ROOT_DIR / value
+
+    @model_validator(mode="after")
+    def _shared_index_needs_redis(self) -> Settings:
+        if self.INDEX_STORE == "redis" and not self.REDIS_URL:
+            raise ValueError("INDEX_STORE=redis needs REDIS_URL (the Redis every host shares)")
+        return self
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.MEDIA_STORAGE == "s3" and not self.S3_BUCKET.strip():
+            raise ValueError("MEDIA_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT_URL for a non-AWS server)")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> Settings:

@@ -1,7 +1,8 @@
 """Builds an index generation beside the live one and switches to it atomically.
 
 A running server keeps answering from the old generation during a reindex and picks up the new one
-on its next query (it watches ``current.json``). Corpus errors abort before anything is touched.
+on its next query (it watches ``current.json``; with ``INDEX_STORE=redis`` the manifest published in
+Redis, see ``shared_index.py``). Corpus errors abort before anything is touched.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from backend.knowledge.embeddings import Embedder, build_embedder
 from backend.knowledge.index_files import INDEX_FORMAT, IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
 from backend.knowledge.schemas import FaqRecord, NicheRecord
+from backend.knowledge.shared_index import SharedIndex
 from backend.knowledge.units import (
     Unit,
     faq_lexical_document,
@@ -90,8 +92,9 @@ def build_index(
     started = time.perf_counter()
     faq, niches = load_corpora(faq_dir or settings.FAQ_CORPUS_DIR, analytics_dir or settings.ANALYTICS_CORPUS_DIR)
     paths = IndexPaths.from_settings(settings)
+    shared = SharedIndex.from_settings(settings)
     embedder = embedder or build_embedder(settings)
-    old = paths.read_manifest()
+    old = shared.manifest() if shared is not None else paths.read_manifest()
     hashes = _hashes(faq, niches)
     current = old is not None and old.model_id == embedder.model_id and old.index_format == INDEX_FORMAT
     if old is not None and current and not force and old.hashes == hashes:
@@ -139,9 +142,19 @@ def build_index(
         hashes=hashes,
         index_format=INDEX_FORMAT,
     )
-    paths.switch(manifest)  # the atomic moment: servers pick this up on their next query
+    if shared is not None:
+        shared.publish(manifest, directory)  # the atomic moment for every host
+        paths.switch(manifest)
+        if old is not None:
+            shared.retire(old)  # deleted by a later reindex, after INDEX_GRACE_SECONDS
+        for expired in shared.expired():
+            if expired.generation != generation:
+                _remove_generation(store, paths, expired)
+            shared.forget(expired)
+    else:
+        paths.switch(manifest)  # the atomic moment: servers pick this up on their next query
     cache.save(keep=[u.text for u in faq_unit_list + niche_unit_list])
-    if old is not None:
+    if old is not None and shared is None:
         _remove_generation(store, paths, old)
     return IndexSummary(
         generation=generation,
@@ -163,6 +176,8 @@ def _remove_generation(store: VectorStore, paths: IndexPaths, manifest: Manifest
 
 def ensure_index(settings: Settings, progress: bool = True) -> IndexSummary | None:
     """Index the configured corpora on first start (no live index yet). Returns None if one exists."""
-    if IndexPaths.from_settings(settings).read_manifest() is not None:
+    shared = SharedIndex.from_settings(settings)
+    live = shared.manifest() if shared is not None else IndexPaths.from_settings(settings).read_manifest()
+    if live is not None:
         return None
     return build_index(settings, progress=progress)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import redis
 
 from backend.core.config import Settings
 from backend.knowledge.calibration import load_calibration
@@ -42,6 +43,7 @@ from backend.knowledge.schemas import (
     NicheResolution,
     QuerySignals,
 )
+from backend.knowledge.shared_index import SharedIndex
 from backend.knowledge.vector_store import VectorStore, VectorStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ class KnowledgeBase:
         self.embedder = embedder
         self.store = store
         self.paths = IndexPaths.from_settings(settings)
+        self.shared = SharedIndex.from_settings(settings)
         self._generation: _Generation | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -150,6 +153,7 @@ class KnowledgeBase:
             return generation
         with self._lock:
             self._checked_at = now
+            self._sync_shared()
             try:
                 mtime = self.paths.current.stat().st_mtime
             except FileNotFoundError as exc:
@@ -163,6 +167,18 @@ class KnowledgeBase:
                     logger.info("knowledge index loaded", extra={"generation": manifest.generation})
             assert self._generation is not None
             return self._generation
+
+    def _sync_shared(self) -> None:
+        """``INDEX_STORE=redis``: mirror the generation published in Redis into the local cache."""
+        if self.shared is None:
+            return
+        try:
+            if self.shared.sync():
+                logger.info("knowledge index generation received from the shared store")
+        except (redis.RedisError, OSError) as exc:  # keep answering from the generation we have
+            if self._generation is None and not self.paths.current.exists():
+                raise
+            logger.warning("shared index not reachable, keeping the loaded generation", extra={"error": str(exc)})
 
     def _with_retry(self, action: Any) -> Any:
         """Run against the live generation; if it was switched mid-call, reload once and retry."""

@@ -38,14 +38,36 @@ class VectorStoreUnavailable(ServiceUnavailable):
     error_code = "VECTOR_STORE_UNAVAILABLE"
 
 
+class VectorStoreRefused(ServiceUnavailable):
+    """The Chroma server (its nginx) refused our bearer token: a configuration error, found at start-up."""
+
+    error_code = "VECTOR_STORE_REFUSED"
+
+
 class VectorStore:
     def __init__(self, settings: Settings) -> None:
         options = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if settings.CHROMA_HOST:
-            self._client: Any = chromadb.HttpClient(
-                host=settings.CHROMA_HOST, port=settings.CHROMA_PORT, settings=options
-            )
-            self._check_version()
+            token = settings.CHROMA_TOKEN
+            where = f"{settings.CHROMA_HOST}:{settings.CHROMA_PORT}"
+            try:
+                self._client: Any = chromadb.HttpClient(
+                    host=settings.CHROMA_HOST,
+                    port=settings.CHROMA_PORT,
+                    settings=options,
+                    headers={"Authorization": f"Bearer {token}"} if token else None,
+                )
+                self._check_version()
+            except VersionSkew:
+                raise
+            except Exception as exc:
+                if not _refused(exc):
+                    raise
+                problem = "refused CHROMA_TOKEN" if token else "requires a token and CHROMA_TOKEN is empty"
+                raise VectorStoreRefused(
+                    f"The Chroma server at {where} {problem} (HTTP 401/403); "
+                    "set CHROMA_TOKEN to the token its nginx site expects."
+                ) from exc
         else:
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
             self._client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=options)
@@ -143,3 +165,11 @@ class VectorStore:
 
     def collection_names(self) -> list[str]:
         return [c if isinstance(c, str) else c.name for c in self._client.list_collections()]
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a client error is the server (its nginx) refusing our credentials."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code in (401, 403)
+    text = f"{type(exc).__name__} {exc}"
+    return any(mark in text for mark in ("401", "403", "Unauthorized", "Forbidden", "AuthError"))

@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from backend.voice.media.base import MediaStorage
 from backend.voice.service import VoiceService
-from backend.voice.storage import AudioStorage
 
 
 def get_voice_service(request: Request) -> VoiceService:
@@ -20,9 +20,10 @@ def get_voice_service(request: Request) -> VoiceService:
     return service
 
 
-def get_storage(request: Request) -> AudioStorage:
-    return AudioStorage.from_settings(request.app.state.settings)
+def get_storage(request: Request) -> MediaStorage:
+    storage: MediaStorage = request.app.state.runtime.voice.storage
+    return storage
 
 
 VoiceServiceDep = Annotated[VoiceService, Depends(get_voice_service)]
-StorageDep = Annotated[AudioStorage, Depends(get_storage)]
+StorageDep = Annotated[MediaStorage, Depends(get_storage)]

@@ -76,6 +76,12 @@ class MediaStorageFailed(VoiceError):
     error_code = "MEDIA_STORAGE_FAILED"
 
 
+class MediaStoreUnavailable(TransientProviderError):
+    """The object store (S3) did not answer or refused us: retried in tasks, 503 for an upload."""
+
+    error_code = "MEDIA_STORAGE_UNAVAILABLE"
+
+
 class TaskTimedOut(VoiceError):
     error_code = "TASK_TIMEOUT"
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from backend.auth.cookies import carry_cookies
 from backend.auth.dependencies import CurrentSession
@@ -16,6 +16,8 @@ from backend.core.openapi import error_responses
 from backend.limits.dependencies import ChatRateLimited
 from backend.voice.constants import ENCODINGS, UPLOAD_CHUNK_BYTES, OutputFormat
 from backend.voice.dependencies import StorageDep, VoiceServiceDep
+from backend.voice.media.local import LocalMediaStorage
+from backend.voice.media.s3 import S3MediaStorage
 from backend.voice.schemas import TaskAccepted, TaskStatusOut, TTSRequest
 
 router = APIRouter(tags=["voice"])
@@ -76,7 +78,7 @@ async def tts(
     """Speak a text: 202 with a task, or (``sync: true``, ≤300 characters) the audio file at once."""
     if body.sync and service.can_speak_now(body.text):
         stored = await service.speak_now(db, body.text, state, body.format)
-        audio = FileResponse(stored.path, media_type=ENCODINGS[body.format].mime, headers={"X-Audio-URL": stored.url})
+        audio = Response(stored.data, media_type=ENCODINGS[body.format].mime, headers={"X-Audio-URL": stored.url})
         return carry_cookies(response, audio)
     plan = await service.plan_speech(db, body.text, state, body.format)
     return service.start_after_commit(db, plan, state)  # the session row exists before the task runs
@@ -92,10 +94,16 @@ async def task_status(task_id: str, state: CurrentSession, service: VoiceService
     return await service.task_status(task_id, state)
 
 
-@router.get("/media/audio/{day}/{name}", include_in_schema=False)
-async def media_file(day: str, name: str, storage: StorageDep) -> FileResponse:
-    """Produced audio in embedded mode (nginx serves ``/media`` in production)."""
-    path = storage.public_file(day, name)
+@router.get("/media/audio/{day}/{name}", include_in_schema=False, response_model=None)
+async def media_file(day: str, name: str, storage: StorageDep) -> FileResponse | RedirectResponse:
+    """Produced audio: the file in embedded ``local`` mode (nginx serves ``/media`` in production), a
+    redirect to a short-lived presigned URL in ``s3`` mode."""
+    if isinstance(storage, S3MediaStorage):
+        url = await storage.presigned_url(day, name)
+        if url is None:
+            raise NotFound("Файл не найден.")
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    path = storage.public_file(day, name) if isinstance(storage, LocalMediaStorage) else None
     if path is None:
         raise NotFound("Файл не найден.")
     fmt = path.suffix.lstrip(".")

@@ -31,8 +31,10 @@ from backend.voice.constants import (
     UPLOAD_BODY_OVERHEAD_BYTES,
 )
 from backend.voice.exceptions import AudioTooLarge, VoiceError, VoiceUnavailable
+from backend.voice.media.base import UPLOADS_AREA, new_key
+from backend.voice.media.factory import build_storage
+from backend.voice.media.local import storage_failure
 from backend.voice.schemas import TaskAccepted, TaskStatusOut
-from backend.voice.storage import AudioStorage, storage_failure
 from backend.voice.stt.factory import stt_problem
 from backend.voice.tracking import TaskTracker
 from backend.voice.tts.base import TextToSpeech
@@ -64,7 +66,7 @@ class VoiceService:
     ) -> None:
         self.settings = settings
         self.celery = celery
-        self.storage = AudioStorage.from_settings(settings)
+        self.storage = build_storage(settings)
         self._db_factory = db_factory
         self._tracker = tracker
         self._tts: TextToSpeech | None = None
@@ -86,8 +88,9 @@ class VoiceService:
         if problem:
             raise VoiceUnavailable(problem, error_code="STT_NOT_CONFIGURED")
         extension = extension_of(filename)
+        key = new_key(UPLOADS_AREA, extension)
         try:
-            path = self.storage.new_upload_path(extension)
+            path = self.storage.staging_path(key)
         except VoiceError as exc:  # the media disk is full or read-only: our problem, not the visitor's
             journal_error("media_storage_failed", exc, extension=extension)
             raise VoiceUnavailable(exc.detail, error_code=exc.error_code) from exc
@@ -102,13 +105,18 @@ class VoiceService:
                 )
             )
         except AppError as exc:
-            path.unlink(missing_ok=True)
+            self.storage.discard(path)
             logger.info("voice upload rejected", extra={"error_code": exc.error_code, "extension": extension})
             raise
-        except VoiceError as exc:  # ffprobe/ffmpeg missing or stuck: our problem, not the visitor's
-            path.unlink(missing_ok=True)
+        except VoiceError as exc:  # ffprobe/ffmpeg missing or stuck, or the disk failed: not the visitor's fault
+            self.storage.discard(path)
             journal_error("audio_validation_failed", exc, extension=extension)
             raise VoiceUnavailable(exc.detail, error_code=exc.error_code) from exc
+        try:
+            await self.storage.publish_async(key, path)  # s3: uploaded now; nothing is queued without it
+        except VoiceError as exc:
+            journal_error("media_storage_failed", exc, extension=extension, storage=self.storage.kind)
+            raise VoiceUnavailable(exc.detail, error_code=exc.error_code, headers={"Retry-After": "30"}) from exc
         event_id = uuid.uuid4()
         plan = dispatch.voice_chain(
             self.celery,
@@ -128,7 +136,7 @@ class VoiceService:
             format=extension,
             duration_seconds=info.duration_seconds,
             size_bytes=info.size_bytes,
-            file_path=self.storage.relative(path),
+            file_path=key,
             task_id=plan.steps[0].id,
         )
         plan.event_id = event_id

@@ -11,19 +11,19 @@ from pathlib import Path
 from backend.voice.constants import STT_LANGUAGE, TTS_MAX_CHARS
 from backend.voice.conversion import convert
 from backend.voice.exceptions import SpeechNotRecognized
-from backend.voice.storage import AudioStorage
+from backend.voice.media.base import AUDIO_AREA, MediaStorage, new_key
 from backend.voice.stt.base import SpeechToText, Transcript
 from backend.voice.tts.base import TextToSpeech
 
 
 @dataclass(frozen=True)
 class StoredAudio:
-    path: Path
-    relative: str  # to MEDIA_DIR, as stored in audio_events.file_path
+    relative: str  # the storage key (relative to MEDIA_DIR or the bucket), as in audio_events.file_path
     url: str
     format: str
     duration_seconds: float
     size_bytes: int
+    data: bytes  # the encoded audio (the synchronous TTS answer sends it at once)
 
 
 _LINK = re.compile(r"\[([^\]]+)\]\((?:[^)\s]+)\)")
@@ -56,18 +56,25 @@ def transcribe(stt: SpeechToText, path: Path) -> Transcript:
     return transcript
 
 
-def synthesize(tts: TextToSpeech, storage: AudioStorage, text: str, fmt: str) -> StoredAudio:
-    """Speak ``text`` and store it as ``fmt`` under ``MEDIA_DIR/audio/<day>/``."""
+def synthesize(tts: TextToSpeech, storage: MediaStorage, text: str, fmt: str) -> StoredAudio:
+    """Speak ``text``, encode it as ``fmt`` and store it under ``audio/<day>/``."""
     spoken = speakable(text) or "…"
+    key = new_key(AUDIO_AREA, fmt)
     with tempfile.TemporaryDirectory(prefix="leadinc-tts-") as workdir:
         native = tts.synthesize(spoken, Path(workdir))
-        target = storage.new_audio_path(fmt)
-        duration = convert(native, target, fmt)
+        target = storage.staging_path(key)
+        try:
+            duration = convert(native, target, fmt)
+            data = target.read_bytes()
+        except BaseException:
+            storage.discard(target)
+            raise
+        storage.publish(key, target)
     return StoredAudio(
-        path=target,
-        relative=storage.relative(target),
-        url=storage.url_for(target),
+        relative=key,
+        url=storage.url_for(key),
         format=fmt,
         duration_seconds=round(duration, 3),
-        size_bytes=target.stat().st_size,
+        size_bytes=len(data),
+        data=data,
     )

@@ -24,7 +24,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from backend.core.celery import LeadincCelery, app_of, task
 from backend.voice import repository, speech
-from backend.voice.cleanup import cleanup_media
 from backend.voice.constants import (
     EVENT_DONE,
     EVENT_FAILED,
@@ -44,7 +43,8 @@ from backend.voice.exceptions import (
     TransientProviderError,
     VoiceError,
 )
-from backend.voice.storage import AudioStorage
+from backend.voice.media.base import MediaStorage
+from backend.voice.media.factory import build_storage
 from backend.voice.stt.base import Transcript
 from backend.voice.stt.factory import build_stt
 from backend.voice.tts.factory import build_tts
@@ -60,6 +60,10 @@ def _limits(name: str) -> dict[str, int]:
 def backoff_seconds(retries: int) -> float:
     """1 s, 2 s, 4 s ... capped: the delay before retry number ``retries + 1``."""
     return float(min(RETRY_BACKOFF_MAX_SECONDS, RETRY_BACKOFF_SECONDS * 2**retries))
+
+
+def _storage(app: LeadincCelery) -> MediaStorage:
+    return app.resource("media", lambda: build_storage(app.settings))
 
 
 def _record(app: LeadincCelery, event_id: uuid.UUID, **fields: Any) -> None:
@@ -102,14 +106,14 @@ def stt(self: Any, event_id: str) -> dict[str, Any]:
             raise PermanentProviderError(f"Запись {event_id} не найдена.")
         event.status, event.task_id, event.error = EVENT_PROCESSING, self.request.id, None
         relative, session_id, duration = event.file_path, event.session_id, event.duration_seconds
-    storage = AudioStorage.from_settings(app.settings)
+    storage = _storage(app)
 
     def work() -> Transcript:
-        path = storage.resolve(relative or "")
-        if not relative or not path.is_file():
+        if not relative:
             raise AudioProcessingError("Файл записи не найден (удалён или лежит на другом сервере).")
         provider = app.resource("stt", lambda: build_stt(app.settings))
-        return speech.transcribe(provider, path)
+        with storage.local_copy(relative) as path:  # s3: downloaded for the provider, removed after
+            return speech.transcribe(provider, path)
 
     transcript = _run_step(self, key, work)
     _record(app, key, status=EVENT_DONE, error=None)
@@ -147,7 +151,7 @@ def tts(
         )
         event.status, event.error = EVENT_PROCESSING, None
         key = event.id
-    storage = AudioStorage.from_settings(app.settings)
+    storage = _storage(app)
 
     def work() -> speech.StoredAudio:
         if fmt not in OUTPUT_FORMATS:
@@ -176,5 +180,5 @@ def tts(
 
 @task("voice.cleanup", **_limits("voice.cleanup"))
 def cleanup(self: Any) -> dict[str, int]:
-    settings = app_of(self).settings
-    return asdict(cleanup_media(settings.media_dir, settings.AUDIO_RETENTION_DAYS))
+    app = app_of(self)
+    return asdict(_storage(app).cleanup(app.settings.AUDIO_RETENTION_DAYS))

@@ -43,8 +43,8 @@ from backend.core.redis import ensure_embedded_redis
 from backend.knowledge.indexer import ensure_index
 from backend.main import create_app
 from backend.voice.constants import OUTPUT_FORMATS
+from backend.voice.media.local import LocalMediaStorage
 from backend.voice.speech import synthesize
-from backend.voice.storage import AudioStorage
 from backend.voice.tts.espeak import EspeakSynthesizer
 from scripts.dev import start_workers, stop_workers
 
@@ -102,7 +102,7 @@ def bench_queue_latency(settings: Settings, redis_url: str, runs: int) -> dict[s
 
 
 def bench_tts(workdir: Path, runs: int) -> dict[str, dict[str, float]]:
-    storage = AudioStorage(workdir / "tts-media", "/media")
+    storage = LocalMediaStorage(workdir / "tts-media", "/media")
     tts = EspeakSynthesizer("ru")
     out: dict[str, dict[str, float]] = {}
     for fmt in OUTPUT_FORMATS:

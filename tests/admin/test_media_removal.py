@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.voice.storage import AudioStorage
+from backend.voice.media.local import LocalMediaStorage
 
 
 def test_remove_deletes_only_regular_files_inside_the_media_directory(tmp_path: Path) -> None:
     media, outside = tmp_path / "media", tmp_path / "precious.txt"
     (media / "audio" / "2026-11-30").mkdir(parents=True)
     outside.write_text("not ours")
-    storage = AudioStorage(media, "/media")
+    storage = LocalMediaStorage(media, "/media")
 
     mine = media / "audio" / "2026-11-30" / "a.mp3"
     mine.write_bytes(b"ID3")

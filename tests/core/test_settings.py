@@ -80,3 +80,12 @@ def test_example_env_file_parses_and_documents_every_setting(monkeypatch: pytest
     values = dotenv_values(example)
     assert settings.RATE_BURST == values["RATE_BURST"] == "6/10 seconds"
     assert settings.OPENAI_MAX_RETRIES == 2
+
+
+def test_several_host_settings_refuse_incomplete_values() -> None:
+    with pytest.raises(ValueError, match="MEDIA_STORAGE=s3 needs S3_BUCKET"):
+        build(MEDIA_STORAGE="s3")
+    with pytest.raises(ValueError, match="INDEX_STORE=redis needs REDIS_URL"):
+        build(INDEX_STORE="redis", REDIS_URL="")
+    defaults = build()
+    assert (defaults.MEDIA_STORAGE, defaults.INDEX_STORE, defaults.CHROMA_TOKEN) == ("local", "files", "")

@@ -249,6 +249,7 @@ def test_chat_page_static_files_and_media_come_from_disk(stack: Stack) -> None:
         script = client.get("/static/chat.js")
         audio = client.get(f"/media/audio/2025-01-31/{'a' * 32}.mp3")
         upload = client.get(f"/media/uploads/{'b' * 32}.webm")
+        not_here = client.get(f"/media/audio/2025-01-31/{'c' * 32}.mp3")  # s3 mode: the app redirects
         missing = client.get("/nothing-here")
         metrics = client.get("/metrics")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -257,6 +258,7 @@ def test_chat_page_static_files_and_media_come_from_disk(stack: Stack) -> None:
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
     assert audio.content == b"ID3 fake mp3"
     assert upload.status_code == 404  # uploads are never served
+    assert not_here.status_code == 404 and not_here.json()["error_code"] == "NOT_FOUND"  # asked of the app
     assert missing.status_code == 404 and missing.json()["error_code"] == "NOT_FOUND"
     assert metrics.status_code == 404  # the app's /metrics is for the host (or a token), not proxied
 

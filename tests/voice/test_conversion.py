@@ -12,8 +12,9 @@ from voice.samples import probe
 
 from backend.voice.constants import ENCODINGS
 from backend.voice.exceptions import AudioProcessingError
+from backend.voice.media.base import AUDIO_AREA, new_key
+from backend.voice.media.local import LocalMediaStorage
 from backend.voice.speech import speakable, synthesize
-from backend.voice.storage import AudioStorage
 from backend.voice.tts.espeak import EspeakSynthesizer
 
 CONTAINERS = {"mp3": "mp3", "ogg": "ogg", "m4a": "mov,mp4,m4a,3gp,3g2,mj2", "webm": "matroska,webm"}
@@ -22,32 +23,32 @@ TEXT = "Здравствуйте! Я помогу подобрать заявк�
 
 @pytest.mark.parametrize("fmt", ["mp3", "ogg", "m4a", "webm"])
 def test_espeak_speech_in_every_output_format(fmt: str, tmp_path: Path) -> None:
-    storage = AudioStorage(tmp_path / "media", "/media")
+    storage = LocalMediaStorage(tmp_path / "media", "/media")
     stored = synthesize(EspeakSynthesizer("ru"), storage, TEXT, fmt)
+    path = storage.resolve(stored.relative)
 
-    probed = probe(stored.path)
+    probed = probe(path)
     assert probed["format_name"] == CONTAINERS[fmt]
     assert probed["codec_name"] == ENCODINGS[fmt].codec
     assert float(probed["duration"]) > 2.0
     assert stored.duration_seconds == pytest.approx(float(probed["duration"]), abs=0.2)
-    assert stored.size_bytes == stored.path.stat().st_size > 1000
+    assert stored.size_bytes == path.stat().st_size == len(stored.data) > 1000
 
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     assert re.fullmatch(rf"audio/{day}/[A-Za-z0-9_-]{{32}}\.{fmt}", stored.relative)
     assert stored.url == f"/media/{stored.relative}"
-    assert not list(stored.path.parent.glob(".*"))  # no partial files left behind
+    assert not list(path.parent.glob(".*"))  # no partial files left behind
 
 
 def test_names_are_unguessable_and_unique(tmp_path: Path) -> None:
-    storage = AudioStorage(tmp_path, "https://cdn.example.com/media/")
-    names = {storage.new_audio_path("mp3").name for _ in range(200)}
+    storage = LocalMediaStorage(tmp_path, "https://cdn.example.com/media/")
+    names = {new_key(AUDIO_AREA, "mp3") for _ in range(200)}
     assert len(names) == 200
-    path = storage.new_audio_path("ogg")
-    assert storage.url_for(path).startswith("https://cdn.example.com/media/audio/")
+    assert storage.url_for(new_key(AUDIO_AREA, "ogg")).startswith("https://cdn.example.com/media/audio/")
 
 
 def test_stored_paths_cannot_leave_the_media_directory(tmp_path: Path) -> None:
-    storage = AudioStorage(tmp_path / "media", "/media")
+    storage = LocalMediaStorage(tmp_path / "media", "/media")
     with pytest.raises(ValueError):
         storage.resolve("../secret.txt")
     assert storage.public_file("2024-01-01", "../../x.mp3") is None

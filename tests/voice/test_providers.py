@@ -15,8 +15,8 @@ from backend.voice.exceptions import (
     SpeechNotRecognized,
     TransientProviderError,
 )
+from backend.voice.media.local import LocalMediaStorage
 from backend.voice.speech import synthesize, transcribe
-from backend.voice.storage import AudioStorage
 from backend.voice.stt.factory import build_stt, stt_problem
 from backend.voice.stt.local import LocalWhisperTranscriber
 from backend.voice.stt.openai import OpenAITranscriber
@@ -93,8 +93,9 @@ def test_local_whisper_never_downloads_and_says_what_is_missing(tmp_path: Path) 
 
 def test_openai_speech(standin: SpeechStandIn, tmp_path: Path) -> None:
     provider = OpenAISynthesizer(api_key="k", base_url=standin.base_url, model="tts-1", voice="alloy", timeout=5)
-    stored = synthesize(provider, AudioStorage(tmp_path, "/media"), "Добрый день", "ogg")
-    assert probe(stored.path)["codec_name"] == "opus"
+    storage = LocalMediaStorage(tmp_path, "/media")
+    stored = synthesize(provider, storage, "Добрый день", "ogg")
+    assert probe(storage.resolve(stored.relative))["codec_name"] == "opus"
     assert (
         standin.speech_requests[-1] | {"input": "Добрый день", "voice": "alloy", "model": "tts-1"}
         == (standin.speech_requests[-1])
@@ -112,8 +113,9 @@ def _eleven(standin: SpeechStandIn, fallback: str = "fallback-voice") -> ElevenL
 
 def test_elevenlabs_primary_voice(standin: SpeechStandIn, tmp_path: Path) -> None:
     provider = _eleven(standin)
-    stored = synthesize(provider, AudioStorage(tmp_path, "/media"), "Здравствуйте", "m4a")
-    assert probe(stored.path)["codec_name"] == "aac"
+    storage = LocalMediaStorage(tmp_path, "/media")
+    stored = synthesize(provider, storage, "Здравствуйте", "m4a")
+    assert probe(storage.resolve(stored.relative))["codec_name"] == "aac"
     assert [r["voice"] for r in standin.speech_requests] == ["primary-voice"]
     assert standin.speech_requests[0]["text"] == "Здравствуйте"
 
