@@ -180,6 +180,15 @@ class Settings(BaseSettings):
     LLM_PRICE_OUTPUT_PER_MTOK: float = 0.60  # USD per million completion tokens
     ADMIN_EMAIL: str = ""  # set: a short notice of every new registration is mailed here (text queue)
 
+    # --- lead delivery (backend/leads) ---------------------------------------------------
+    LEAD_WEBHOOK_URL: str = ""  # set: every lead (registration) is POSTed here as signed JSON; empty: kept, not sent
+    # The HMAC-SHA256 key of the X-Leadinc-Signature header, shared with the receiver; required with the URL.
+    LEAD_WEBHOOK_SECRET: str = ""
+    LEAD_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)  # one POST's connect + read timeout
+    LEAD_RETRY_BASE_SECONDS: float = Field(default=30.0, gt=0)  # first retry delay, doubled per failed attempt
+    LEAD_RETRY_MAX_SECONDS: float = Field(default=3600.0, gt=0)  # cap of one retry delay (retries stop after 24 h)
+    LEAD_SWEEP_SECONDS: int = Field(default=60, ge=1)  # the beat re-queues pending leads this much overdue
+
     @field_validator("ALLOWED_HOSTS", "CORS_ORIGINS", "TRUSTED_PROXIES", "SUBSCRIPTION_WHITELIST", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
@@ -202,6 +211,15 @@ class Settings(BaseSettings):
     @classmethod
     def _relative_to_repo(cls, value: Path | None) -> Path | None:
         return value if value is None or value.is_absolute() else ROOT_DIR / value
+
+    @model_validator(mode="after")
+    def _lead_webhook_needs_its_secret(self) -> Settings:
+        if self.LEAD_WEBHOOK_URL and len(self.LEAD_WEBHOOK_SECRET) < 16:
+            raise ValueError(
+                "LEAD_WEBHOOK_URL is set, so LEAD_WEBHOOK_SECRET must be set too (at least 16 characters; "
+                "the receiver checks the X-Leadinc-Signature header with it)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> Settings:
