@@ -47,7 +47,7 @@ class Received:
     signature: str
     body: bytes
     at: float
-    status: int | None = None  # what the receiver answered (None: stalled, the sender went away)
+    status: int | None = None  # what the receiver answered (None: still stalled, or the sender went away)
 
     @property
     def document(self) -> dict[str, Any]:
@@ -57,7 +57,8 @@ class Received:
 
 class Receiver:
     """A CRM stand-in: records every POST; per event (Idempotency-Key) it can stall the first
-    ``stall_first`` requests and answer 503 to the next ``fail_first`` ones, then 200."""
+    ``stall_first`` requests (until ``release`` is set) and answer 503 to the next ``fail_first``
+    ones, then 200."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -81,14 +82,15 @@ class Receiver:
                 with receiver.lock:
                     earlier = sum(1 for r in receiver.requests if r.key == item.key)
                     receiver.requests.append(item)
-                if earlier < receiver.stall_first:
+                if earlier < receiver.stall_first:  # answered 200 once released (if the sender still listens)
                     receiver.release.wait(120)
-                    return  # never answered: the sender was killed meanwhile
-                item.status = 503 if earlier < receiver.stall_first + receiver.fail_first else 200
+                status = 503 if receiver.stall_first <= earlier < receiver.stall_first + receiver.fail_first else 200
                 try:
-                    self.send_response(item.status)
+                    self.send_response(status)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
+                    self.wfile.flush()
+                    item.status = status
                 except OSError:
                     pass
 
@@ -288,6 +290,34 @@ async def test_worker_killed_mid_delivery_loses_nothing(
     assert all(valid_signature(r) for r in sent) and len({r.key for r in sent}) == 1
     (row,) = outbox(db)
     assert (str(row["id"]), row["state"], row["attempts"]) == (sent[0].key, "delivered", 1)
+
+
+async def test_two_workers_never_send_one_event_at_once(
+    settings: Settings,
+    tmp_path: Path,
+    app_factory: Any,
+    crm: Receiver,
+    workers: Callable[..., WorkerProcess],
+    db: Engine,
+) -> None:
+    crm.stall_first = 1  # the first POST hangs until released, with its row locked
+    workers(lead_settings(crm), name="a")
+    workers(lead_settings(crm), name="b")
+    async with await client_with(app_factory, settings, tmp_path, **lead_settings(crm)) as client:
+        created = await client.post("/auth/register", json={"email": "twice@example.com", "password": PASSWORD})
+        assert created.status_code == 201, created.text
+    await eventually(lambda: len(crm.of("twice@example.com")) == 1, what="the first POST")
+    (row,) = outbox(db)
+    producer = create_celery_app(make_settings(tmp_path, **lead_settings(crm)), str(settings.REDIS_URL))
+    duplicate = producer.signature("leads.deliver", args=(str(row["id"]),)).apply_async()
+    outcome = await asyncio.to_thread(duplicate.get, timeout=60)  # the idle worker takes it meanwhile
+    assert outcome["status"] == "skipped" and "another worker" in outcome["detail"], outcome
+    crm.release.set()
+    await eventually(lambda: outbox(db)[0]["state"] == "delivered", what="the delivery")
+    await asyncio.sleep(2)
+    sent = crm.of("twice@example.com")
+    assert [r.status for r in sent] == [200] and valid_signature(sent[0])
+    assert outbox(db)[0]["attempts"] == 1
 
 
 async def test_rolled_back_registration_writes_no_lead_and_sends_nothing(
