@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import re
@@ -71,7 +72,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 item = Received(
                     key=self.headers.get("Idempotency-Key", ""),
@@ -193,8 +194,8 @@ def workers(
         worker.stop()
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], bool], within: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -249,7 +250,7 @@ async def test_funnel_lead_arrives_once_signed_after_three_failed_attempts(
     assert [r.status for r in sent] == [503, 503, 503, 200]
     assert all(valid_signature(r) for r in sent)
     assert len({r.key for r in sent}) == 1 and len({r.body for r in sent}) == 1  # one event, same bytes
-    gaps = [later.at - earlier.at for earlier, later in zip(sent, sent[1:], strict=False)]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(sent)]
     assert all(gap >= expected - 0.1 for gap, expected in zip(gaps, [0.5, 1.0, 2.0], strict=True)), gaps
 
     (row,) = outbox(db)
@@ -279,7 +280,7 @@ async def test_worker_killed_mid_delivery_loses_nothing(
         assert created.status_code == 201, created.text
     await eventually(lambda: len(crm.of("killed@example.com")) == 1, what="the first POST")
     first.kill()  # SIGKILL mid-POST: the row lock and the unacknowledged message die with it
-    await eventually(lambda: outbox(db)[0]["attempts"] == 0, timeout=10, what="the attempt to roll back")
+    await eventually(lambda: outbox(db)[0]["attempts"] == 0, within=10, what="the attempt to roll back")
     assert outbox(db)[0]["state"] == "pending"
 
     workers(lead_settings(crm), beat=True, name="second")  # the sweep finds the overdue row

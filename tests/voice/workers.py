@@ -15,9 +15,7 @@ from backend.core.config import ROOT_DIR
 class WorkerProcess:
     """One ``celery -A backend.worker worker`` (prefork, concurrency 1) in its own process group."""
 
-    def __init__(
-        self, env: dict[str, str], log_dir: Path, queues: str = "text,audio", *, beat: bool = False
-    ) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, queues: str = "text,audio", *, beat: bool = False) -> None:
         self.env = env
         self.log_dir = log_dir
         self.queues = queues
