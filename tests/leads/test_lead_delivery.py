@@ -387,3 +387,26 @@ async def test_empty_webhook_url_keeps_the_lead_and_sends_nothing(
     await asyncio.sleep(2)
     (row,) = outbox(db)
     assert (row["state"], row["attempts"], row["last_error"]) == ("pending", 0, None)
+
+
+async def test_delivery_gives_up_24_hours_after_the_lead(
+    settings: Settings, tmp_path: Path, crm: Receiver, workers: Callable[..., WorkerProcess], db: Engine
+) -> None:
+    crm.fail_first = 100  # the CRM stays down
+    worker = workers(lead_settings(crm))
+    with db.begin() as conn:
+        event_id = conn.execute(
+            text(
+                "INSERT INTO lead_outbox (id, kind, payload, created_at, state, attempts, next_attempt_at) "
+                "VALUES (gen_random_uuid(), 'registration', '{\"contact\": \"old@example.com\"}', "
+                "now() - interval '24 hours', 'pending', 0, now()) RETURNING id"
+            )
+        ).scalar_one()
+    producer = create_celery_app(make_settings(tmp_path, **lead_settings(crm)), str(settings.REDIS_URL))
+    outcome = await asyncio.to_thread(producer.signature("leads.deliver", args=(str(event_id),)).apply_async().get, 60)
+    assert outcome == {"status": "failed", "retry_in": None, "detail": "HTTP 503"}
+    assert [r.status for r in crm.of("old@example.com")] == [503]
+    (row,) = outbox(db)
+    assert (row["state"], row["attempts"], row["last_error"]) == ("failed", 1, "HTTP 503")
+    journal = (worker.log_dir / "error_journal.jsonl").read_text()
+    assert "lead_delivery_failed" in journal and str(event_id) in journal
