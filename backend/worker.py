@@ -2,7 +2,7 @@
 
     celery -A backend.worker worker -Q text  -n text@%h  --concurrency 2 --prefetch-multiplier 4
     celery -A backend.worker worker -Q audio -n audio@%h --concurrency 1 --prefetch-multiplier 1
-    celery -A backend.worker beat --schedule var/celerybeat-schedule     # audio cleanup, guest-data retention
+    celery -A backend.worker beat --schedule var/celerybeat-schedule     # audio cleanup, guest-data retention, lead sweep
 
 Settings come from the environment (and ``backend/.env.backend``), exactly as for the API. With an
 empty ``REDIS_URL`` the embedded redis-server is started (or reused) on its unix socket.
@@ -40,6 +40,11 @@ app.conf.beat_schedule = {
         "task": "chat.retention",
         "schedule": RETENTION_INTERVAL_SECONDS,
         "options": {"expires": RETENTION_INTERVAL_SECONDS // 2},
+    },
+    "leads-sweep": {  # pending lead deliveries whose message was lost or whose worker died
+        "task": "leads.sweep",
+        "schedule": settings.LEAD_SWEEP_SECONDS,
+        "options": {"expires": settings.LEAD_SWEEP_SECONDS},
     },
 }
 celery_app = app

@@ -52,3 +52,4 @@ class DeletionReport(BaseModel):
     media_files: int = Field(default=0, description="audio files deleted from MEDIA_DIR")
     media_missing: int = Field(default=0, description="audio rows whose file was already gone")
     redis_sessions: int = Field(default=0, description="live conversation states deleted from Redis")
+    lead_events: int = Field(default=0, description="lead outbox rows (delivered or not) deleted")

@@ -23,6 +23,7 @@ from backend.chat.retention import RetentionReport, delete_conversations
 from backend.core.config import Settings
 from backend.core.database import after_commit
 from backend.core.orm import utcnow
+from backend.leads.repository import delete_events_of_user
 from backend.voice.exceptions import MediaStoreUnavailable
 from backend.voice.media.factory import build_storage
 
@@ -109,6 +110,7 @@ class UserAdmin:
             await self._db.run_sync(lambda sync_db: delete_conversations(sync_db, sessions, conversations))
         report.messages = conversations.messages + await repository.delete_messages_of_user(self._db, user.id)
         report.sessions, report.funnel_events = conversations.sessions, conversations.funnel_events
+        report.lead_events = await delete_events_of_user(self._db, user.id)
         self._db.expunge(user)
         await repository.delete_user(self._db, user.id)
         await self._db.flush()

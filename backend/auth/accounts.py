@@ -6,12 +6,15 @@ Rules kept here and nowhere else:
 * an account is created once per e-mail, or an existing one is attached;
 * the trial (``TRIAL_DAYS``) starts exactly once per account: when ``trial_ends_at`` is still empty;
 * the access status has three visitor-facing states: no account, access running (trial or
-  subscription, until a date) and access ended (since a date); a whitelisted e-mail has access.
+  subscription, until a date) and access ended (since a date); a whitelisted e-mail has access;
+* a new account is a lead: its outbox row (``backend.leads``) is written in the same unit of work,
+  with the contact, city, niche and trial end the account was created with.
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,6 +29,7 @@ from backend.auth.users import UserManager, make_user_manager
 from backend.core.config import Settings
 from backend.core.errors import Unprocessable
 from backend.core.orm import utcnow
+from backend.leads.service import LeadOutbox
 
 
 class AccessState(StrEnum):
@@ -72,6 +76,7 @@ class AccountService:
         self._db = db
         self._settings = settings
         self._manager: UserManager = make_user_manager(db, settings)  # its user database only flushes
+        self._leads = LeadOutbox(db, settings)
 
     def access(self, user: User | None) -> Access:
         return access_of(user, self._settings)
@@ -98,12 +103,21 @@ class AccountService:
         self.start_trial(user)
         self._db.add(user)
         await self._db.flush()
+        await self._record_lead(user, session_id=None, source="password")
         return user
 
-    async def create_or_attach(self, email: str, *, city: str | None = None, niche: str | None = None) -> User:
+    async def create_or_attach(
+        self,
+        email: str,
+        *,
+        city: str | None = None,
+        niche: str | None = None,
+        session_id: uuid.UUID | None = None,
+    ) -> User:
         """The account of a verified e-mail (the funnel's code proved it): created when missing, with
-        its trial; city and niche are filled in when given."""
+        its trial; city and niche are filled in when given. A new account is a lead of ``session_id``."""
         user = await self.find(email)
+        created = user is None
         if user is None:
             # Code sign-in only; a random password keeps the account closed to guessing.
             create = fu_schemas.BaseUserCreate(email=email, password=secrets.token_urlsafe(32), is_verified=True)
@@ -114,7 +128,20 @@ class AccountService:
         user.niche = niche or user.niche
         self._db.add(user)
         await self._db.flush()
+        if created:
+            await self._record_lead(user, session_id=session_id, source="chat")
         return user
+
+    async def _record_lead(self, user: User, *, session_id: uuid.UUID | None, source: str) -> None:
+        await self._leads.record_registration(
+            user_id=user.id,
+            contact=user.email,
+            city=user.city,
+            niche=user.niche,
+            trial_ends_at=user.trial_ends_at,
+            session_id=session_id,
+            source=source,
+        )
 
     async def verified_login(self, email: str) -> User | None:
         """The active account of an e-mail whose code was just verified (marked verified), or None."""

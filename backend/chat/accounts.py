@@ -29,7 +29,7 @@ class FunnelAccounts:
     async def register_from_funnel(
         self, chat_session_id: uuid.UUID, email: str, city: str | None, niche: str | None
     ) -> tuple[uuid.UUID, datetime | None]:
-        user = await self._accounts.create_or_attach(email, city=city, niche=niche)
+        user = await self._accounts.create_or_attach(email, city=city, niche=niche, session_id=chat_session_id)
         await repository.move_history_to_user(self._db, chat_session_id, user.id)
         await repository.update_session_fields(self._db, chat_session_id, contact=email, city=city, niche=niche)
         await self._db.flush()

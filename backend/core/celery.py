@@ -30,11 +30,16 @@ from backend.core.database import create_sync_db_engine, sync_session_factory
 from backend.core.logging import journal_error
 
 QUEUES = ("text", "audio")
-TASK_MODULES = ("backend.voice.tasks", "backend.chat.tasks", "backend.auth.tasks")
+TASK_MODULES = ("backend.voice.tasks", "backend.chat.tasks", "backend.auth.tasks", "backend.leads.tasks")
 # The composition root that builds a worker process's runtime (engine, services), named as a string
 # like the task modules: tasks ask their app for it (``LeadincCelery.runtime``) instead of importing it.
 RUNTIME_FACTORY = "backend.runtime:build_runtime"
-TASK_ROUTES = {"voice.*": {"queue": "audio"}, "chat.*": {"queue": "text"}, "auth.*": {"queue": "text"}}
+TASK_ROUTES = {
+    "voice.*": {"queue": "audio"},
+    "chat.*": {"queue": "text"},
+    "auth.*": {"queue": "text"},
+    "leads.*": {"queue": "text"},
+}
 RESULT_EXPIRES_SECONDS = 24 * 3600  # results and task ownership records live this long
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -203,6 +203,15 @@ class Settings(BaseSettings):
     LLM_PRICE_OUTPUT_PER_MTOK: float = 0.60  # USD per million completion tokens
     ADMIN_EMAIL: str = ""  # set: a short notice of every new registration is mailed here (text queue)
 
+    # --- lead delivery (backend/leads) ---------------------------------------------------
+    LEAD_WEBHOOK_URL: str = ""  # set: every lead (registration) is POSTed here as signed JSON; empty: kept, not sent
+    # The HMAC-SHA256 key of the X-Leadinc-Signature header, shared with the receiver; required with the URL.
+    LEAD_WEBHOOK_SECRET: str = ""
+    LEAD_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)  # one POST's connect + read timeout
+    LEAD_RETRY_BASE_SECONDS: float = Field(default=30.0, gt=0)  # first retry delay, doubled per failed attempt
+    LEAD_RETRY_MAX_SECONDS: float = Field(default=1800.0, gt=0)  # cap of one retry delay (below CELERY_VISIBILITY_TIMEOUT)
+    LEAD_SWEEP_SECONDS: int = Field(default=60, ge=1)  # the beat re-queues pending leads this much overdue
+
     @field_validator("ALLOWED_HOSTS", "CORS_ORIGINS", "TRUSTED_PROXIES", "SUBSCRIPTION_WHITELIST", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
@@ -236,6 +245,15 @@ class Settings(BaseSettings):
     def _s3_needs_a_bucket(self) -> Settings:
         if self.MEDIA_STORAGE == "s3" and not self.S3_BUCKET.strip():
             raise ValueError("MEDIA_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT_URL for a non-AWS server)")
+        return self
+
+    @model_validator(mode="after")
+    def _lead_webhook_needs_its_secret(self) -> Settings:
+        if self.LEAD_WEBHOOK_URL and len(self.LEAD_WEBHOOK_SECRET) < 16:
+            raise ValueError(
+                "LEAD_WEBHOOK_URL is set, so LEAD_WEBHOOK_SECRET must be set too (at least 16 characters; "
+                "the receiver checks the X-Leadinc-Signature header with it)"
+            )
         return self
 
     @model_validator(mode="after")

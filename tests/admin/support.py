@@ -80,6 +80,11 @@ def rows_of(settings: Settings, seeded: Seeded) -> dict[str, int]:
         "messages": ("SELECT count(*) FROM messages WHERE user_id = :u OR session_id::text = ANY(:ids)", {}),
         "funnel_events": ("SELECT count(*) FROM funnel_events WHERE session_id::text = ANY(:ids)", {}),
         "audio_events": ("SELECT count(*) FROM audio_events WHERE session_id::text = ANY(:ids)", {}),
+        "lead_outbox": (
+            "SELECT count(*) FROM lead_outbox WHERE payload->>'user_id' = CAST(:u AS text)"
+            " OR lower(payload->>'contact') = lower(:e)",
+            {},
+        ),
     }
     engine = create_engine(settings.database_url_sync)
     try:

@@ -109,6 +109,7 @@ async def test_delete_erases_rows_media_and_sessions_of_that_account_only(
     assert report["funnel_events"] == before["funnel_events"] and report["audio_events"] == before["audio_events"]
     assert report["media_files"] == len(alice.files) and report["media_missing"] == 0
     assert report["redis_sessions"] >= 1
+    assert report["lead_events"] == before["lead_outbox"] >= 1  # the sign-up's lead carries the contact
 
     assert rows_of(admin_settings, alice) == dict.fromkeys(before, 0)
     assert not any(path.exists() for path in alice.files)

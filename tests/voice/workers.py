@@ -15,10 +15,11 @@ from backend.core.config import ROOT_DIR
 class WorkerProcess:
     """One ``celery -A backend.worker worker`` (prefork, concurrency 1) in its own process group."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, queues: str = "text,audio") -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, queues: str = "text,audio", *, beat: bool = False) -> None:
         self.env = env
         self.log_dir = log_dir
         self.queues = queues
+        self.beat = beat  # embedded beat (its schedule file under log_dir), as the embedded launcher runs it
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self.generation = 0
@@ -26,7 +27,8 @@ class WorkerProcess:
     def start(self, timeout: float = 60.0) -> WorkerProcess:
         self.generation += 1
         self.log_path = self.log_dir / f"worker-{self.generation}.log"
-        argv = worker_argv(self.queues, node=f"test{self.generation}-{os.getpid()}@%h")
+        schedule = self.log_dir / f"beat-{self.generation}" if self.beat else None
+        argv = worker_argv(self.queues, node=f"test{self.generation}-{os.getpid()}@%h", beat_schedule=schedule)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 argv, cwd=ROOT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
