@@ -14,8 +14,6 @@ from backend.auth.sessions import SessionState, SessionStore
 from backend.auth.users import UserManagerDep, jwt_strategy
 from backend.core.client_ip import client_ip, parse_networks
 from backend.core.dependencies import DbSession, LimiterDep, RedisDep, SettingsDep
-from backend.core.errors import TooManyRequests
-from backend.core.ratelimit import RateLimiter
 
 
 async def current_user_optional(
@@ -70,10 +68,5 @@ CurrentSession = Annotated[SessionState, Depends(current_session)]
 async def limit_mail_links_per_ip(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
     """RATE_MAIL_LINK_IP calls per client IP on the reset and verification routes (then 429)."""
     ip = client_ip(request, parse_networks(settings.TRUSTED_PROXIES))
-    retry_after = await limiter.hit(RateLimiter.rule(settings.RATE_MAIL_LINK_IP), "mail-link-ip", ip)
-    if retry_after is not None:
-        raise TooManyRequests(
-            f"Слишком много запросов сброса пароля или подтверждения. Попробуйте через {retry_after} с.",
-            retry_after=retry_after,
-            error_code="MAIL_LINK_RATE_LIMITED",
-        )
+    detail = "Слишком много запросов сброса пароля или подтверждения. Попробуйте через {seconds} с."
+    await limiter.enforce(settings.RATE_MAIL_LINK_IP, detail, "MAIL_LINK_RATE_LIMITED", "mail-link-ip", ip)

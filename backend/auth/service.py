@@ -42,24 +42,14 @@ async def enforce_login_limits(limiter: RateLimiter, settings: Settings, email: 
     account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
     checks = ((settings.RATE_LOGIN_IP, "login-ip", ip), (settings.RATE_LOGIN_ACCOUNT, "login-account", account))
     for rule, scope, identifier in checks:
-        retry_after = await limiter.hit(RateLimiter.rule(rule), scope, identifier)
-        if retry_after is not None:
-            raise TooManyRequests(
-                f"Слишком много попыток входа. Попробуйте снова через {retry_after} с.",
-                retry_after=retry_after,
-                error_code="LOGIN_RATE_LIMITED",
-            )
+        detail = "Слишком много попыток входа. Попробуйте снова через {seconds} с."
+        await limiter.enforce(rule, detail, "LOGIN_RATE_LIMITED", scope, identifier)
 
 
 async def enforce_new_session_limit(limiter: RateLimiter, settings: Settings, ip: str) -> None:
     """Count one new conversation session per client IP (each costs a Redis key until it expires)."""
-    retry_after = await limiter.hit(RateLimiter.rule(settings.RATE_NEW_SESSION_IP), "session-ip", ip)
-    if retry_after is not None:
-        raise TooManyRequests(
-            f"Слишком много новых сессий с вашего адреса. Попробуйте снова через {retry_after} с.",
-            retry_after=retry_after,
-            error_code="SESSION_RATE_LIMITED",
-        )
+    detail = "Слишком много новых сессий с вашего адреса. Попробуйте снова через {seconds} с."
+    await limiter.enforce(settings.RATE_NEW_SESSION_IP, detail, "SESSION_RATE_LIMITED", "session-ip", ip)
 
 
 async def enforce_code_request_limits(limiter: RateLimiter, settings: Settings, email: str, ip: str) -> None:
@@ -71,13 +61,8 @@ async def enforce_code_request_limits(limiter: RateLimiter, settings: Settings, 
         (settings.RATE_REQUEST_CODE_CONTACT, "request-code-contact", account),
     )
     for rule, scope, identifier in checks:
-        retry_after = await limiter.hit(RateLimiter.rule(rule), scope, identifier)
-        if retry_after is not None:
-            raise TooManyRequests(
-                f"Слишком много запросов кода. Попробуйте снова через {retry_after} с.",
-                retry_after=retry_after,
-                error_code="CODE_REQUEST_LIMIT",
-            )
+        detail = "Слишком много запросов кода. Попробуйте снова через {seconds} с."
+        await limiter.enforce(rule, detail, "CODE_REQUEST_LIMIT", scope, identifier)
 
 
 async def issue_login_code(db: AsyncSession, settings: Settings, codes: CodeService, email: str) -> str | None:

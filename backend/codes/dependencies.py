@@ -8,8 +8,7 @@ from fastapi import Depends, Header, Request
 from backend.codes.service import CodeService
 from backend.core.client_ip import client_ip, parse_networks
 from backend.core.dependencies import LimiterDep, RedisDep, SettingsDep
-from backend.core.errors import Forbidden, TooManyRequests, Unauthorized
-from backend.core.ratelimit import RateLimiter
+from backend.core.errors import Forbidden, Unauthorized
 
 
 def get_code_service(redis: RedisDep, limiter: LimiterDep, settings: SettingsDep) -> CodeService:
@@ -26,13 +25,8 @@ def require_admin_token(settings: SettingsDep, x_admin_token: Annotated[str | No
 async def limit_verify_per_ip(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
     """RATE_VERIFY_CODE_IP attempts per client IP on POST /api/verify-code (then 429 + Retry-After)."""
     ip = client_ip(request, parse_networks(settings.TRUSTED_PROXIES))
-    retry_after = await limiter.hit(RateLimiter.rule(settings.RATE_VERIFY_CODE_IP), "otp-verify-ip", ip)
-    if retry_after is not None:
-        raise TooManyRequests(
-            f"Слишком много попыток ввода кода с вашего адреса. Попробуйте через {retry_after} с.",
-            retry_after=retry_after,
-            error_code="CODE_VERIFY_LIMIT",
-        )
+    detail = "Слишком много попыток ввода кода с вашего адреса. Попробуйте через {seconds} с."
+    await limiter.enforce(settings.RATE_VERIFY_CODE_IP, detail, "CODE_VERIFY_LIMIT", "otp-verify-ip", ip)
 
 
 CodeServiceDep = Annotated[CodeService, Depends(get_code_service)]

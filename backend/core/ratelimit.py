@@ -15,6 +15,8 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from backend.core.errors import TooManyRequests
+
 
 class RateLimiter:
     def __init__(self, redis: aioredis.Redis, key_prefix: str = "leadinc:limits") -> None:
@@ -38,6 +40,13 @@ class RateLimiter:
             return None
         stats = await self._strategy.get_window_stats(rule, *identifiers)
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def enforce(self, rule: str, detail: str, error_code: str, *identifiers: str) -> None:
+        """Count one hit of ``rule`` (its text); over the limit, 429 ``error_code`` with Retry-After and
+        ``detail``, which may name the wait as ``{seconds}``."""
+        retry_after = await self.hit(self.rule(rule), *identifiers)
+        if retry_after is not None:
+            raise TooManyRequests(detail.format(seconds=retry_after), retry_after=retry_after, error_code=error_code)
 
     async def clear(self, rule: RateLimitItem, *identifiers: str) -> None:
         await self._strategy.clear(rule, *identifiers)

@@ -10,7 +10,6 @@ from fastapi import Depends, Request
 from backend.auth.dependencies import CurrentSession, CurrentUserOptional
 from backend.core.client_ip import client_ip, parse_networks
 from backend.core.dependencies import LimiterDep, SettingsDep
-from backend.limits.service import enforce
 
 
 def request_ip(request: Request, settings: SettingsDep) -> str:
@@ -24,21 +23,20 @@ async def chat_rate_limit(
     session: CurrentSession, user: CurrentUserOptional, ip: ClientIP, limiter: LimiterDep, settings: SettingsDep
 ) -> None:
     flood = "Слишком много сообщений подряд. Подождите {seconds} с и продолжим."
-    await enforce(limiter, settings.RATE_BURST, flood, "FLOOD_LIMIT", "burst", session.sid)
-    await enforce(limiter, settings.RATE_BURST_IP, flood, "FLOOD_LIMIT", "burst-ip", ip)
+    await limiter.enforce(settings.RATE_BURST, flood, "FLOOD_LIMIT", "burst", session.sid)
+    await limiter.enforce(settings.RATE_BURST_IP, flood, "FLOOD_LIMIT", "burst-ip", ip)
     daily = "Дневной лимит сообщений исчерпан. Продолжим через {seconds} с"
     if user is not None:
-        await enforce(limiter, settings.RATE_DAILY_USER, daily + ".", "DAILY_LIMIT", "daily-user", str(user.id))
+        await limiter.enforce(settings.RATE_DAILY_USER, daily + ".", "DAILY_LIMIT", "daily-user", str(user.id))
     else:
-        await enforce(
-            limiter,
+        await limiter.enforce(
             settings.RATE_DAILY_GUEST,
             daily + " — или зарегистрируйтесь, у пользователей лимит выше.",
             "DAILY_LIMIT",
             "daily-guest",
             session.sid,
         )
-    await enforce(limiter, settings.RATE_DAILY_IP, daily + ".", "DAILY_LIMIT", "daily-ip", ip)
+    await limiter.enforce(settings.RATE_DAILY_IP, daily + ".", "DAILY_LIMIT", "daily-ip", ip)
 
 
 ChatRateLimited = Depends(chat_rate_limit)

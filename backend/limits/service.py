@@ -3,20 +3,12 @@ turns out to be small talk (SPEC section 5)."""
 
 from __future__ import annotations
 
-from backend.core.errors import TooManyRequests
 from backend.core.ratelimit import RateLimiter
 
 OFFTOPIC_DETAIL = (
     "Давайте вернёмся к делу: лимит разговоров на отвлечённые темы на сегодня исчерпан (ещё {seconds} с). "
     "Спросите о заявках, тарифах или аналитике по нише."
 )
-
-
-async def enforce(limiter: RateLimiter, rule: str, detail: str, code: str, *identifiers: str) -> None:
-    """Count one hit of ``rule``; over the limit, 429 with ``Retry-After`` and ``detail``."""
-    retry_after = await limiter.hit(RateLimiter.rule(rule), *identifiers)
-    if retry_after is not None:
-        raise TooManyRequests(detail.format(seconds=retry_after), retry_after=retry_after, error_code=code)
 
 
 class OfftopicQuota:
@@ -31,4 +23,4 @@ class OfftopicQuota:
         return await self._limiter.allows(RateLimiter.rule(self._rule), "offtopic", sid)
 
     async def count(self, sid: str) -> None:
-        await enforce(self._limiter, self._rule, OFFTOPIC_DETAIL, "OFFTOPIC_LIMIT", "offtopic", sid)
+        await self._limiter.enforce(self._rule, OFFTOPIC_DETAIL, "OFFTOPIC_LIMIT", "offtopic", sid)
