@@ -164,9 +164,9 @@ async def seeded(client: httpx.AsyncClient, admin_settings: Settings) -> dict[st
             admin_settings,
             [
                 ("user", "Хочу зарегистрироваться, 100%_скидка", None, {}),
-                ("assistant", "Ваш e-mail?", "FUNNEL", assistant_meta("FUNNEL")),
+                ("assistant", "Ваш e-mail?", "REGISTRATION", assistant_meta("REGISTRATION")),
                 ("user", "lead@example.com", None, {}),
-                ("assistant", "Ошибка, попробуйте позже.", "FUNNEL", assistant_meta("FUNNEL", action="error")),
+                ("assistant", "Ошибка, попробуйте позже.", "REGISTRATION", assistant_meta("REGISTRATION", action="error")),
             ],
             start=NOW - timedelta(hours=1),
             user_email="lead@example.com",
@@ -182,7 +182,7 @@ async def test_filters_search_and_pagination(client: httpx.AsyncClient, seeded: 
     assert ids(everything) == [str(seeded[k]) for k in ("lead", "guest_fallback", "guest_faq")]
     lead = everything["conversations"][0]
     assert lead["user_email"] == "lead@example.com" and lead["messages"] == 4 and lead["funnel_stage"] == 2
-    assert lead["scenarios"] == ["FUNNEL"] and lead["fallbacks"] == 1
+    assert lead["scenarios"] == ["REGISTRATION"] and lead["fallbacks"] == 1
     assert everything["conversations"][2]["user_email"] is None and everything["conversations"][2]["fallbacks"] == 0
 
     async def only(**params: Any) -> list[str]:
@@ -296,7 +296,7 @@ async def test_funnel_per_day(client: httpx.AsyncClient, seeded: dict[str, Any])
     assert old["visitors"] == 1 and old["stage1"] == 0
     assert stats["assistant_turns"] == 4 and stats["fallback_rate"] == 0.5
     assert {s["scenario"]: (s["turns"], s["fallbacks"]) for s in stats["scenarios"]} == {
-        "FUNNEL": (2, 1),
+        "REGISTRATION": (2, 1),
         "ANALYTICS": (1, 1),
         "FAQ": (1, 0),
     }
