@@ -228,7 +228,7 @@
     chart("funnel-chart", {
       type: "bar",
       data: { labels, datasets: series.map(([label, key, color]) => ({ label, data: data.days.map((d) => d[key]), backgroundColor: color })) },
-      options: { animation: false, responsive: true, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+      options: { animation: false, responsive: true, aspectRatio: 2.4, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
     });
     chart("scenario-chart", {
       type: "doughnut",
@@ -236,7 +236,7 @@
         labels: data.scenarios.map((s) => s.scenario),
         datasets: [{ data: data.scenarios.map((s) => s.turns), backgroundColor: ["#2f6bff", "#146c2e", "#f59e0b", "#b42318", "#7c3aed", "#5d6780"] }],
       },
-      options: { animation: false, responsive: true },
+      options: { animation: false, responsive: true, aspectRatio: 1.3 },
     });
     $("fallback-rate").textContent = `Ответов ассистента: ${data.assistant_turns} · доля резервных и ошибочных: ${(data.fallback_rate * 100).toFixed(1)} %`;
   }

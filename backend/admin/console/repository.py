@@ -1,7 +1,8 @@
 """All SQL of the operator console. Read-only: nothing here writes.
 
-Portable between PostgreSQL and SQLite (``ILIKE`` is rendered as ``lower() LIKE lower()`` on SQLite;
-JSON fields are read with SQLAlchemy's JSON accessors; days are formatted per dialect)."""
+Portable between PostgreSQL and SQLite: the text search is ``ILIKE`` on PostgreSQL and a Unicode
+``lower`` + ``LIKE`` on SQLite; JSON fields are read with SQLAlchemy's JSON accessors; days are
+formatted per dialect (UTC)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,15 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _conversations(filters: ConversationFilter) -> tuple[Select[Any], Any]:
+def _text_matches(dialect: str, q: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match; % and _ in ``q`` are literal. SQLite folds only ASCII case,
+    so there both sides go through ``unicode_lower`` (registered by ``core.database`` on connect)."""
+    if dialect == "sqlite":
+        return func.unicode_lower(Message.text).like(_like_pattern(q.lower()), escape="\\")
+    return Message.text.ilike(_like_pattern(q), escape="\\")
+
+
+def _conversations(filters: ConversationFilter, dialect: str) -> tuple[Select[Any], Any]:
     stats = (
         select(
             Message.session_id.label("session_id"),
@@ -82,20 +91,18 @@ def _conversations(filters: ConversationFilter) -> tuple[Select[Any], Any]:
         )
     if filters.q:
         statement = statement.where(
-            exists().where(
-                Message.session_id == ChatSession.id, Message.text.ilike(_like_pattern(filters.q), escape="\\")
-            )
+            exists().where(Message.session_id == ChatSession.id, _text_matches(dialect, filters.q))
         )
     return statement, stats
 
 
 async def count_conversations(db: AsyncSession, filters: ConversationFilter) -> int:
-    inner = _conversations(filters)[0].subquery()
+    inner = _conversations(filters, _dialect(db))[0].subquery()
     return int(await db.scalar(select(func.count()).select_from(inner)) or 0)
 
 
 async def list_conversations(db: AsyncSession, filters: ConversationFilter, limit: int, offset: int) -> list[Any]:
-    statement, stats = _conversations(filters)
+    statement, stats = _conversations(filters, _dialect(db))
     statement = statement.order_by(stats.c.last_message_at.desc(), ChatSession.id.desc()).limit(limit).offset(offset)
     return list((await db.execute(statement)).all())
 
@@ -178,8 +185,12 @@ async def list_leads(db: AsyncSession, limit: int | None, offset: int) -> list[A
     return list((await db.execute(statement)).all())
 
 
+def _dialect(db: AsyncSession) -> str:
+    return db.get_bind().dialect.name
+
+
 def _day(db: AsyncSession, column: Any) -> Any:
-    if db.get_bind().dialect.name == "postgresql":
+    if _dialect(db) == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
     return func.strftime("%Y-%m-%d", column)
 
