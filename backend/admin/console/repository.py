@@ -102,8 +102,15 @@ async def count_conversations(db: AsyncSession, filters: ConversationFilter) -> 
 
 
 async def list_conversations(db: AsyncSession, filters: ConversationFilter, limit: int, offset: int) -> list[Any]:
+    """One page; each row also carries ``total``, the count of the whole filtered list (a window over
+    the same scan, so the filters and the search run once per page, not twice)."""
     statement, stats = _conversations(filters, _dialect(db))
-    statement = statement.order_by(stats.c.last_message_at.desc(), ChatSession.id.desc()).limit(limit).offset(offset)
+    statement = (
+        statement.add_columns(func.count().over().label("total"))
+        .order_by(stats.c.last_message_at.desc(), ChatSession.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return list((await db.execute(statement)).all())
 
 

@@ -89,8 +89,10 @@ class Console:
         self._db = db
 
     async def conversations(self, filters: ConversationFilter, limit: int, offset: int) -> ConversationList:
-        total = await repository.count_conversations(self._db, filters)
         rows = await repository.list_conversations(self._db, filters, limit, offset)
+        total = int(rows[0].total) if rows else 0
+        if not rows and offset:  # past the end: the window gave no row to read the total from
+            total = await repository.count_conversations(self._db, filters)
         scenarios = await repository.scenarios_of(self._db, [row.id for row in rows])
         return ConversationList(
             total=total,
