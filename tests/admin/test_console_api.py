@@ -166,7 +166,12 @@ async def seeded(client: httpx.AsyncClient, admin_settings: Settings) -> dict[st
                 ("user", "Хочу зарегистрироваться, 100%_скидка", None, {}),
                 ("assistant", "Ваш e-mail?", "REGISTRATION", assistant_meta("REGISTRATION")),
                 ("user", "lead@example.com", None, {}),
-                ("assistant", "Ошибка, попробуйте позже.", "REGISTRATION", assistant_meta("REGISTRATION", action="error")),
+                (
+                    "assistant",
+                    "Ошибка, попробуйте позже.",
+                    "REGISTRATION",
+                    assistant_meta("REGISTRATION", action="error"),
+                ),
             ],
             start=NOW - timedelta(hours=1),
             user_email="lead@example.com",
