@@ -318,6 +318,7 @@ async def test_bad_filters_are_clear_errors(client: httpx.AsyncClient) -> None:
         {"limit": "201"},
         {"offset": "-1"},
         {"since": "yesterday"},
+        {"since": "2026-11-30T10:00:00"},  # no time zone: ambiguous, refused
         {"q": ""},
         {"scenario": "faq; drop"},
         {"registered": "maybe"},

@@ -4,11 +4,11 @@ API (rules in ``service.py``, SQL in ``repository.py``); the same guard as ``/ad
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
 from backend.admin.console.dependencies import ConsoleDep, StreamingConsoleDep
 from backend.admin.console.repository import ConversationFilter
@@ -31,8 +31,8 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 @router.get("/conversations", response_model=ConversationList)
 async def list_conversations(
     console: ConsoleDep,
-    since: Annotated[datetime | None, Query(description="last message at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="first message before (ISO 8601)")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="last message at or after (ISO 8601)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="first message before (ISO 8601)")] = None,
     scenario: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Z_]+$")] = None,
     registered: Annotated[bool | None, Query(description="true: accounts only; false: guests only")] = None,
     failed: Annotated[bool | None, Query(description="true: some turn fell back or failed")] = None,
