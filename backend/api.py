@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from backend.admin.console.router import router as console_router
 from backend.admin.router import router as admin_router
 from backend.auth.router import router as auth_router
 from backend.chat.router import router as chat_router
@@ -18,3 +19,4 @@ api_router.include_router(chat_router)
 api_router.include_router(voice_router)
 api_router.include_router(metrics_router)
 api_router.include_router(admin_router)
+api_router.include_router(console_router)

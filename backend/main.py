@@ -26,6 +26,7 @@ from backend.runtime import build_runtime
 from backend.voice.service import upload_body_limit
 
 FRONTEND_DIR = ROOT_DIR / "frontend_test"
+CONSOLE_DIR = ROOT_DIR / "frontend_admin"
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -69,6 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:
         return FileResponse(FRONTEND_DIR / "index.html")
+
+    # The operator console: a static page; its data comes from the guarded /admin API.
+    app.mount("/admin/assets", StaticFiles(directory=CONSOLE_DIR), name="console-assets")
+
+    @app.get("/admin/", include_in_schema=False)
+    async def console_page() -> FileResponse:
+        return FileResponse(CONSOLE_DIR / "index.html")
 
     # Added last = outermost. Order of a request: request id → body cap → CSRF → CORS → hosts.
     app.add_middleware(JsonTrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS or ["*"])

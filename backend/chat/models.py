@@ -17,7 +17,11 @@ class Message(UUIDPrimaryKey, CreatedAt, Base):
     # Every turn reads its conversation's newest messages (repository.recent_messages): one index gives
     # the filter and the order. With separate indexes PostgreSQL may walk ix_messages_created_at
     # backwards through every conversation's messages to find a new conversation's few (or none).
-    __table_args__ = (Index("ix_messages_session_id_created_at", "session_id", "created_at", "id"),)
+    # The operator console filters conversations by a turn's scenario (admin.console.repository).
+    __table_args__ = (
+        Index("ix_messages_session_id_created_at", "session_id", "created_at", "id"),
+        Index("ix_messages_scenario_session_id", "scenario", "session_id"),
+    )
 
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)

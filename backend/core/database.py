@@ -30,6 +30,10 @@ def _prepare_sqlite(url: str) -> dict[str, Any]:
     return {"connect_args": {"timeout": 30}}
 
 
+def _unicode_lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
 def _enable_sqlite_pragmas(sync_engine: Engine) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -38,6 +42,8 @@ def _enable_sqlite_pragmas(sync_engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # SQLite's lower() and LIKE fold ASCII only; case-insensitive search over Russian text needs this.
+        dbapi_connection.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
 
 
 def create_async_db_engine(settings: Settings) -> AsyncEngine:

@@ -45,6 +45,11 @@ EXPECTED_ROUTES = {
     "POST /admin/users/{email}/grant",
     "POST /admin/users/{email}/revoke",
     "DELETE /admin/users/{email}",
+    "GET /admin/conversations",
+    "GET /admin/conversations/{conversation_id}",
+    "GET /admin/leads",
+    "GET /admin/leads.csv",
+    "GET /admin/stats/funnel",
 }
 
 

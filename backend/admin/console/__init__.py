@@ -1,0 +1,1 @@
+"""The read-only operator console: conversations, transcripts, leads and the funnel (``/admin/…``)."""

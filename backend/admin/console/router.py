@@ -1,0 +1,76 @@
+"""``/admin/conversations…``, ``/admin/leads…``, ``/admin/stats/funnel``: the read-only operator console
+API (rules in ``service.py``, SQL in ``repository.py``); the same guard as ``/admin/users``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+
+from backend.admin.console.dependencies import ConsoleDep, StreamingConsoleDep
+from backend.admin.console.repository import ConversationFilter
+from backend.admin.console.schemas import ConversationList, FunnelStats, LeadList, Transcript
+from backend.admin.dependencies import AdminOnly
+from backend.core.openapi import error_responses
+
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=error_responses(
+        401, 403, descriptions={401: "NOT_AUTHENTICATED", 403: "ADMIN_REQUIRED, ADMIN_TOKEN_INVALID"}
+    ),
+)
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+@router.get("/conversations", response_model=ConversationList)
+async def list_conversations(
+    console: ConsoleDep,
+    since: Annotated[AwareDatetime | None, Query(description="last message at or after (ISO 8601)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="first message before (ISO 8601)")] = None,
+    scenario: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Z_]+$")] = None,
+    registered: Annotated[bool | None, Query(description="true: accounts only; false: guests only")] = None,
+    failed: Annotated[bool | None, Query(description="true: some turn fell back or failed")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, description="text in any message")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> ConversationList:
+    filters = ConversationFilter(since=since, until=until, scenario=scenario, registered=registered, failed=failed, q=q)
+    return await console.conversations(filters, limit, offset)
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=Transcript,
+    responses=error_responses(404, descriptions={404: "CONVERSATION_NOT_FOUND"}),
+)
+async def show_conversation(conversation_id: uuid.UUID, console: ConsoleDep) -> Transcript:
+    return await console.transcript(conversation_id)
+
+
+@router.get("/leads", response_model=LeadList)
+async def list_leads(console: ConsoleDep, limit: Limit = 50, offset: Offset = 0) -> LeadList:
+    return await console.leads(limit, offset)
+
+
+@router.get(
+    "/leads.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "every lead"}},
+)
+async def export_leads(console: StreamingConsoleDep) -> StreamingResponse:
+    return StreamingResponse(
+        console.leads_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
+    )
+
+
+@router.get("/stats/funnel", response_model=FunnelStats)
+async def funnel_stats(console: ConsoleDep, days: Annotated[int, Query(ge=1, le=366)] = 30) -> FunnelStats:
+    return await console.funnel(days)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ConversationSummary(BaseModel):
+    id: uuid.UUID
+    user_email: str | None = Field(description="the account's e-mail; null for a guest conversation")
+    started_at: datetime
+    last_message_at: datetime
+    messages: int
+    scenarios: list[str] = Field(description="scenarios of the conversation's turns, sorted")
+    fallbacks: int = Field(description="assistant turns that fell back to the offline model or failed")
+    funnel_stage: int | None
+
+
+class ConversationList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    conversations: list[ConversationSummary]
+
+
+class TranscriptMessage(BaseModel):
+    id: uuid.UUID
+    role: str
+    text: str
+    created_at: datetime
+    scenario: str | None = None
+    action: str | None = None
+    sources: list[Any] | None = None
+    tool_calls: list[Any] | None = None
+    provider: str | None = None
+    fallback: bool | None = None
+    fallback_reason: str | None = None
+    latency_ms: float | None = None
+
+
+class Transcript(BaseModel):
+    id: uuid.UUID
+    user_email: str | None
+    funnel_stage: int | None
+    created_at: datetime
+    messages: list[TranscriptMessage]
+
+
+class Lead(BaseModel):
+    id: uuid.UUID
+    email: str = Field(description="the contact the account registered with")
+    city: str | None
+    niche: str | None
+    registered_at: datetime
+    trial_ends_at: datetime | None
+    first_message_at: datetime | None
+    last_message_at: datetime | None
+    stage_reached: int | None = Field(description="the highest funnel stage any of its conversations reached")
+
+
+class LeadList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    leads: list[Lead]
+
+
+class FunnelDay(BaseModel):
+    day: str = Field(description="UTC date, YYYY-MM-DD")
+    visitors: int = Field(description="conversations with a visitor message that day")
+    stage1: int = Field(description="conversations that reached funnel stage 1 or later that day")
+    stage2: int = Field(description="conversations that reached funnel stage 2 or later that day")
+    registered: int = Field(description="accounts created that day")
+
+
+class ScenarioShare(BaseModel):
+    scenario: str
+    turns: int
+    fallbacks: int
+
+
+class FunnelStats(BaseModel):
+    days: list[FunnelDay]
+    scenarios: list[ScenarioShare]
+    assistant_turns: int
+    fallback_rate: float = Field(description="share of assistant turns that fell back or failed, 0..1")

@@ -1,0 +1,181 @@
+"""Rules of the read-only operator console: filters, pagination bounds, the transcript's turn fields,
+the funnel's days and the CSV layout. SQL is in ``repository.py``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.admin.console import repository
+from backend.admin.console.exceptions import ConversationNotFound
+from backend.admin.console.repository import ConversationFilter
+from backend.admin.console.schemas import (
+    ConversationList,
+    ConversationSummary,
+    FunnelDay,
+    FunnelStats,
+    Lead,
+    LeadList,
+    ScenarioShare,
+    Transcript,
+    TranscriptMessage,
+)
+from backend.chat.models import Message
+
+CSV_COLUMNS = (
+    "email",
+    "city",
+    "niche",
+    "registered_at",
+    "trial_ends_at",
+    "first_message_at",
+    "last_message_at",
+    "stage_reached",
+)
+CSV_BATCH = 500
+# A cell starting with these is a formula in spreadsheet programs (CSV injection): quote it as text.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _turn(message: Message) -> TranscriptMessage:
+    meta: dict[str, Any] = message.meta or {}
+    turn = TranscriptMessage(id=message.id, role=message.role, text=message.text, created_at=message.created_at)
+    if message.role != "assistant":
+        return turn
+    latency = meta.get("latency_ms")
+    return turn.model_copy(
+        update={
+            "scenario": message.scenario or meta.get("scenario"),
+            "action": meta.get("action"),
+            "sources": meta.get("sources") if isinstance(meta.get("sources"), list) else None,
+            "tool_calls": meta.get("tool_calls") if isinstance(meta.get("tool_calls"), list) else None,
+            "provider": meta.get("provider"),
+            "fallback": bool(meta.get("fallback")),
+            "fallback_reason": meta.get("fallback_reason"),
+            "latency_ms": float(latency) if isinstance(latency, int | float) else None,
+        }
+    )
+
+
+def _lead(row: Any) -> Lead:
+    return Lead(
+        id=row.id,
+        email=row.email,
+        city=row.city,
+        niche=row.niche,
+        registered_at=row.created_at,
+        trial_ends_at=row.trial_ends_at,
+        first_message_at=row.first_message_at,
+        last_message_at=row.last_message_at,
+        stage_reached=row.stage,
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+class Console:
+    def __init__(self, db: AsyncSession) -> None:
+        self._db = db
+
+    async def conversations(self, filters: ConversationFilter, limit: int, offset: int) -> ConversationList:
+        rows = await repository.list_conversations(self._db, filters, limit, offset)
+        total = int(rows[0].total) if rows else 0
+        if not rows and offset:  # past the end: the window gave no row to read the total from
+            total = await repository.count_conversations(self._db, filters)
+        scenarios = await repository.scenarios_of(self._db, [row.id for row in rows])
+        return ConversationList(
+            total=total,
+            limit=limit,
+            offset=offset,
+            conversations=[
+                ConversationSummary(
+                    id=row.id,
+                    user_email=row.email,
+                    started_at=row.started_at,
+                    last_message_at=row.last_message_at,
+                    messages=int(row.messages),
+                    scenarios=scenarios.get(row.id, []),
+                    fallbacks=int(row.fallbacks or 0),
+                    funnel_stage=row.funnel_stage,
+                )
+                for row in rows
+            ],
+        )
+
+    async def transcript(self, session_id: uuid.UUID) -> Transcript:
+        head = await repository.conversation(self._db, session_id)
+        if head is None:
+            raise ConversationNotFound
+        messages = await repository.transcript(self._db, session_id)
+        return Transcript(
+            id=head.id,
+            user_email=head.email,
+            funnel_stage=head.funnel_stage,
+            created_at=head.created_at,
+            messages=[_turn(m) for m in messages],
+        )
+
+    async def leads(self, limit: int, offset: int) -> LeadList:
+        total = await repository.count_leads(self._db)
+        rows = await repository.list_leads(self._db, limit, offset)
+        return LeadList(total=total, limit=limit, offset=offset, leads=[_lead(row) for row in rows])
+
+    async def leads_csv(self) -> AsyncIterator[str]:
+        """The CSV, header first, read in batches so a large table is never held whole."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        offset = 0
+        while True:
+            rows = await repository.list_leads(self._db, CSV_BATCH, offset)
+            for row in rows:
+                lead = _lead(row).model_dump()
+                writer.writerow([_cell(lead[column]) for column in CSV_COLUMNS])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if len(rows) < CSV_BATCH:
+                return
+            offset += CSV_BATCH
+
+    async def funnel(self, days: int, now: datetime | None = None) -> FunnelStats:
+        today = (now or datetime.now(UTC)).date()
+        first = today - timedelta(days=days - 1)
+        since = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        visitors = await repository.visitors_per_day(self._db, since)
+        stage1 = await repository.stage_reached_per_day(self._db, since, 1)
+        stage2 = await repository.stage_reached_per_day(self._db, since, 2)
+        registered = await repository.registered_per_day(self._db, since)
+        turns = await repository.assistant_turns(self._db, since)
+        total = sum(n for _, n, _ in turns)
+        failed = sum(f for _, _, f in turns)
+        calendar = [(first + timedelta(days=n)).isoformat() for n in range(days)]
+        return FunnelStats(
+            days=[
+                FunnelDay(
+                    day=day,
+                    visitors=visitors.get(day, 0),
+                    stage1=stage1.get(day, 0),
+                    stage2=stage2.get(day, 0),
+                    registered=registered.get(day, 0),
+                )
+                for day in calendar
+            ],
+            scenarios=[
+                ScenarioShare(scenario=scenario or "UNKNOWN", turns=n, fallbacks=f)
+                for scenario, n, f in sorted(turns, key=lambda t: -t[1])
+            ],
+            assistant_turns=total,
+            fallback_rate=round(failed / total, 4) if total else 0.0,
+        )
