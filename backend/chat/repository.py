@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -55,3 +56,57 @@ async def add_funnel_event(
 ) -> None:
     db.add(FunnelEvent(session_id=session_id, from_stage=from_stage, to_stage=to_stage))
     await db.flush()
+
+
+async def handoff_state(db: AsyncSession, chat_session_id: uuid.UUID) -> str | None:
+    """The session's handoff state, or None when its row is not stored yet."""
+    row = await db.execute(select(ChatSession.handoff_state).where(ChatSession.id == chat_session_id))
+    return row.scalar_one_or_none()
+
+
+async def change_handoff(
+    db: AsyncSession,
+    chat_session_id: uuid.UUID,
+    *,
+    to: str,
+    by: uuid.UUID | None,
+    at: datetime,
+    only_from: tuple[str, ...] | None = None,
+) -> bool:
+    """Set the handoff state in one conditional UPDATE (``only_from``: only when the row is in one of
+    those states, so two managers taking the same conversation at once cannot both win)."""
+    query = update(ChatSession).where(ChatSession.id == chat_session_id)
+    if only_from is not None:
+        query = query.where(ChatSession.handoff_state.in_(only_from))
+    result = await db.execute(query.values(handoff_state=to, handoff_by=by, handoff_at=at))
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+async def last_assistant_fell_back(db: AsyncSession, chat_session_id: uuid.UUID) -> bool:
+    """Whether the conversation's newest assistant message came from a fallback."""
+    row = await db.execute(
+        select(Message.meta)
+        .where(Message.session_id == chat_session_id, Message.role == "assistant")
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    meta = row.scalar_one_or_none()
+    return bool(meta and meta.get("fallback"))
+
+
+async def messages_after(
+    db: AsyncSession, chat_session_id: uuid.UUID, after: datetime | None, limit: int
+) -> list[Message]:
+    """The conversation's messages newer than ``after`` (all when None), oldest first."""
+    query = select(Message).where(Message.session_id == chat_session_id)
+    if after is not None:
+        query = query.where(Message.created_at > after)
+    rows = await db.execute(query.order_by(Message.created_at, Message.id).limit(limit))
+    return list(rows.scalars())
+
+
+async def message_time(db: AsyncSession, chat_session_id: uuid.UUID, message_id: uuid.UUID) -> datetime | None:
+    row = await db.execute(
+        select(Message.created_at).where(Message.id == message_id, Message.session_id == chat_session_id)
+    )
+    return row.scalar_one_or_none()
