@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.assistant.contract import Reply, Scenario
 from backend.chat import repository
+from backend.chat.exceptions import MessageNotFound
+from backend.chat.schemas import ChatMessage, NewMessages
 from backend.core.config import Settings
 from backend.core.orm import utcnow
 from backend.leads.service import LeadOutbox
@@ -77,6 +79,26 @@ class Handoff:
 
     async def last_fell_back(self, chat_session_id: uuid.UUID) -> bool:
         return await repository.last_assistant_fell_back(self._db, chat_session_id)
+
+    async def new_messages(self, chat_session_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> NewMessages:
+        """The conversation's messages after the message ``after`` (its own: another conversation's id
+        is not found), for the chat page that polls while a human answers."""
+        since = None
+        if after is not None:
+            at = await repository.message_time(self._db, chat_session_id, after)
+            if at is None:
+                raise MessageNotFound
+            since = (at, after)
+        rows = await repository.messages_after(self._db, chat_session_id, since, limit)
+        return NewMessages(
+            handoff_state=await self.state(chat_session_id),
+            messages=[
+                ChatMessage(
+                    id=m.id, role=m.role, text=m.text, created_at=m.created_at, manager="manager" in (m.meta or {})
+                )
+                for m in rows
+            ],
+        )
 
     async def request(self, chat_session_id: uuid.UUID, user_id: uuid.UUID | None, *, reason: str, text: str) -> None:
         """The conversation waits for a human; the team is told after the commit."""

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import ChatSession
@@ -95,12 +95,14 @@ async def last_assistant_fell_back(db: AsyncSession, chat_session_id: uuid.UUID)
 
 
 async def messages_after(
-    db: AsyncSession, chat_session_id: uuid.UUID, after: datetime | None, limit: int
+    db: AsyncSession, chat_session_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
 ) -> list[Message]:
-    """The conversation's messages newer than ``after`` (all when None), oldest first."""
+    """The conversation's messages after ``after`` (created_at, id) in (created_at, id) order (all
+    when None), oldest first."""
     query = select(Message).where(Message.session_id == chat_session_id)
     if after is not None:
-        query = query.where(Message.created_at > after)
+        at, message_id = after
+        query = query.where(or_(Message.created_at > at, and_(Message.created_at == at, Message.id > message_id)))
     rows = await db.execute(query.order_by(Message.created_at, Message.id).limit(limit))
     return list(rows.scalars())
 
