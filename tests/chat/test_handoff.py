@@ -1,0 +1,185 @@
+"""Handoff to a human on real PostgreSQL and Redis: asking for a person (or two fallbacks in a row)
+puts the conversation in *waiting* with a handoff lead row, the assistant stays silent, one of two
+managers taking it at once wins, a manager's reply reaches that visitor only through /ai/messages, and
+a release gives the conversation back to the assistant."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from admin.support import PASSWORD, make_superuser
+from fastapi import FastAPI
+from openai_standin import OpenAIStandIn
+from sqlalchemy import create_engine, text
+
+from backend.chat.handoff import asks_for_person
+from backend.core.config import Settings
+from helpers import ADMIN_TOKEN, client_for, derive_settings, stored_messages
+
+TOKEN = {"X-Admin-Token": ADMIN_TOKEN}
+
+
+@pytest.fixture
+async def app(settings: Settings, tmp_path: Path, app_factory: Any) -> FastAPI:
+    return await app_factory(derive_settings(settings, tmp_path, RATE_LOGIN_IP="1000/minute"))  # type: ignore[no-any-return]
+
+
+def handoff_rows(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
+    """(id, handoff_state, lead payload) of every handoff lead row joined to its session."""
+    engine = create_engine(settings.database_url_sync)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT s.id::text, s.handoff_state, o.payload FROM lead_outbox o"
+                    " JOIN chat_sessions s ON s.id::text = o.payload->>'session_id' WHERE o.kind = 'handoff'"
+                )
+            )
+            return [(r[0], r[1], r[2]) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def state_of(settings: Settings, session_id: str) -> str:
+    engine = create_engine(settings.database_url_sync)
+    try:
+        with engine.connect() as conn:
+            return str(
+                conn.execute(text("SELECT handoff_state FROM chat_sessions WHERE id = :i"), {"i": session_id}).scalar()
+            )
+    finally:
+        engine.dispose()
+
+
+async def say(client: httpx.AsyncClient, message: str) -> dict[str, Any]:
+    response = await client.post("/ai/chat", json={"message": message})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Позовите менеджера, пожалуйста", "хочу поговорить с человеком", "Соедините с живым человеком", "оператор!"],
+)
+def test_requests_for_a_person_are_recognised(message: str) -> None:
+    assert asks_for_person(message)
+
+
+@pytest.mark.parametrize("message", ["Сколько стоит подписка?", "Я менеджер по продажам, ищу клиентов", "Привет"])
+def test_other_messages_are_not_a_handoff(message: str) -> None:
+    assert not asks_for_person(message)
+
+
+async def test_asking_for_a_person_hands_off_and_silences_the_assistant(app: FastAPI, settings: Settings) -> None:
+    async with client_for(app) as visitor:
+        reply = await say(visitor, "Позовите менеджера, пожалуйста")
+        assert reply["action"] == "handoff" and "менеджер" in reply["reply"].lower()
+        [(session_id, state, payload)] = handoff_rows(settings)
+        assert state == "waiting" and payload["reason"] == "asked"
+
+        silent = await say(visitor, "Сколько стоит подписка?")
+        assert silent["action"] == "handoff_waiting"
+        assert state_of(settings, session_id) == "waiting"
+        assert [t for _, t, _ in stored_messages(settings, "user")][-1] == "Сколько стоит подписка?"
+        assert len(handoff_rows(settings)) == 1  # no second lead while waiting
+
+        listed = (await visitor.get("/admin/conversations", params={"handoff": "waiting"}, headers=TOKEN)).json()
+        assert [c["id"] for c in listed["conversations"]] == [session_id]
+        assert listed["conversations"][0]["handoff_state"] == "waiting"
+        none = (await visitor.get("/admin/conversations", params={"handoff": "taken"}, headers=TOKEN)).json()
+        assert none["total"] == 0
+
+
+async def test_two_fallbacks_in_a_row_hand_off(
+    openai_client: httpx.AsyncClient, fresh_standin: OpenAIStandIn, settings: Settings
+) -> None:
+    # The stand-in has no script: every model call fails and the turn falls back to the offline model.
+    first = await say(openai_client, "Расскажите про тарифы")
+    assert first["action"] != "handoff" and handoff_rows(settings) == []
+    second = await say(openai_client, "А что по ценам?")
+    assert second["action"] == "handoff"
+    [(_, state, payload)] = handoff_rows(settings)
+    assert state == "waiting" and payload["reason"] == "fallbacks"
+    calls = len(fresh_standin.requests)
+    third = await say(openai_client, "Алло?")
+    assert third["action"] == "handoff_waiting" and len(fresh_standin.requests) == calls  # no model call
+
+
+async def test_take_race_reply_delivery_and_release(app: FastAPI, settings: Settings) -> None:
+    async with client_for(app) as visitor, client_for(app) as other, client_for(app) as admin:
+        await say(other, "Привет")
+        await say(visitor, "хочу поговорить с человеком")
+        [(session_id, _, _)] = handoff_rows(settings)
+        seen = (await visitor.get("/ai/messages")).json()
+        assert seen["handoff_state"] == "waiting"
+        last_id = seen["messages"][-1]["id"]
+
+        async def take() -> httpx.Response:
+            async with client_for(app) as http:
+                return await http.post(f"/admin/conversations/{session_id}/take", headers=TOKEN)
+
+        results = await asyncio.gather(take(), take())
+        assert sorted(r.status_code for r in results) == [200, 409]
+        lost = next(r for r in results if r.status_code == 409)
+        assert lost.json()["error_code"] == "CONVERSATION_TAKEN"
+        assert state_of(settings, session_id) == "taken"
+
+        posted = await admin.post(
+            f"/admin/conversations/{session_id}/reply", json={"text": "Здравствуйте, я Анна"}, headers=TOKEN
+        )
+        assert posted.status_code == 201, posted.text
+        new = (await visitor.get("/ai/messages", params={"after": last_id})).json()
+        assert [(m["text"], m["manager"], m["role"]) for m in new["messages"]] == [
+            ("Здравствуйте, я Анна", True, "assistant")
+        ]
+        assert new["handoff_state"] == "taken"
+        assert all(m["text"] != "Здравствуйте, я Анна" for m in (await other.get("/ai/messages")).json()["messages"])
+        foreign = await other.get("/ai/messages", params={"after": last_id})  # another conversation's message id
+        assert foreign.status_code == 404 and foreign.json()["error_code"] == "MESSAGE_NOT_FOUND"
+
+        released = await admin.post(f"/admin/conversations/{session_id}/release", headers=TOKEN)
+        assert released.status_code == 200 and released.json()["handoff_state"] == "assistant"
+        again = await say(visitor, "Сколько стоит подписка?")
+        assert again["action"] not in {"handoff", "handoff_waiting"}
+
+        closed = await admin.post(f"/admin/conversations/{session_id}/close", headers=TOKEN)
+        assert closed.json()["handoff_state"] == "closed"
+        missing = await admin.post(f"/admin/conversations/{uuid.uuid4()}/take", headers=TOKEN)
+        assert missing.status_code == 404 and missing.json()["error_code"] == "CONVERSATION_NOT_FOUND"
+
+
+async def test_a_superuser_take_is_recorded_and_guards_refuse(app: FastAPI, settings: Settings) -> None:
+    async with client_for(app) as visitor, client_for(app) as boss, client_for(app) as plain:
+        await say(visitor, "позовите оператора")
+        [(session_id, _, _)] = handoff_rows(settings)
+        for http, email in ((boss, "boss@example.com"), (plain, "plain@example.com")):
+            assert (await http.post("/auth/register", json={"email": email, "password": PASSWORD})).status_code == 201
+            http.cookies.clear()
+            assert (
+                await http.post("/auth/jwt/login_custom", json={"email": email, "password": PASSWORD})
+            ).status_code == 200
+        make_superuser(settings, "boss@example.com")
+        base = f"/admin/conversations/{session_id}"
+        for path, body in (
+            (f"{base}/take", None),
+            (f"{base}/reply", {"text": "x"}),
+            (f"{base}/release", None),
+            (f"{base}/close", None),
+        ):
+            async with client_for(app) as guest:
+                refused = await guest.post(path, json=body)
+            assert refused.status_code == 401 and refused.json()["error_code"] == "NOT_AUTHENTICATED", path
+            forbidden = await plain.post(path, json=body)
+            assert forbidden.status_code == 403 and forbidden.json()["error_code"] == "ADMIN_REQUIRED", path
+            wrong = await visitor.post(path, json=body, headers={"X-Admin-Token": "wrong"})
+            assert wrong.status_code == 403 and wrong.json()["error_code"] == "ADMIN_TOKEN_INVALID", path
+        assert state_of(settings, session_id) == "waiting"
+        taken = await boss.post(f"{base}/take")
+        assert taken.status_code == 200 and taken.json()["handoff_by"] is not None
+        blank = await boss.post(f"{base}/reply", json={"text": "   "})
+        assert blank.status_code == 422 and blank.json()["error_code"] == "VALIDATION_ERROR"
