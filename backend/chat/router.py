@@ -152,7 +152,12 @@ async def chat_stream(
     "/messages",
     response_model=NewMessages,
     responses=error_responses(
-        404, descriptions={404: "MESSAGE_NOT_FOUND: `after` is not a message of this conversation"}
+        404,
+        429,
+        descriptions={
+            404: "MESSAGE_NOT_FOUND: `after` is not a message of this conversation",
+            429: "SESSION_RATE_LIMITED (a new session)",
+        },
     ),
 )
 async def new_messages(
