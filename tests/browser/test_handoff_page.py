@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -15,7 +16,7 @@ from browser.live_server import LiveServer
 TOKEN = {"X-Admin-Token": "browser-test-admin-0123456789abcdef"}
 
 
-def test_a_manager_reply_reaches_the_open_page(page: Page, server: LiveServer) -> None:
+def test_a_manager_reply_reaches_the_open_page(page: Page, server: LiveServer, artifacts: Path) -> None:
     marker = uuid.uuid4().hex[:8]
     reply = ask(page, f"Позовите менеджера, заказ {marker}")
     expect(reply).to_have_attribute("data-action", "handoff")
@@ -32,3 +33,4 @@ def test_a_manager_reply_reaches_the_open_page(page: Page, server: LiveServer) -
     expect(manager).to_have_count(1, timeout=2000)
     assert time.monotonic() - sent_at < 2.5
     expect(manager).to_have_attribute("data-action", "manager")
+    page.screenshot(path=artifacts / "handoff-manager-reply.png")
