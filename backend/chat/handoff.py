@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.assistant.contract import Reply, Scenario
 from backend.chat import repository
 from backend.chat.exceptions import MessageNotFound
+from backend.chat.notices import schedule_handoff_notice
 from backend.chat.schemas import ChatMessage, NewMessages
 from backend.core.config import Settings
 from backend.core.orm import utcnow
@@ -106,6 +107,7 @@ class Handoff:
         await LeadOutbox(self._db, self._settings).record_handoff(
             session_id=chat_session_id, user_id=user_id, reason=reason, text=text
         )
+        schedule_handoff_notice(self._db, self._settings, chat_session_id, reason)
 
     async def take(self, chat_session_id: uuid.UUID, manager_id: uuid.UUID | None) -> bool:
         """Only from *waiting* or *assistant*: of two managers taking at once, exactly one wins."""

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from backend.auth.models import ChatSession
+from backend.auth.models import ChatSession, User
 from backend.chat.models import FunnelEvent, Message
 
 
@@ -112,3 +113,22 @@ async def message_time(db: AsyncSession, chat_session_id: uuid.UUID, message_id:
         select(Message.created_at).where(Message.id == message_id, Message.session_id == chat_session_id)
     )
     return row.scalar_one_or_none()
+
+
+def handoff_facts(db: Session, chat_session_id: uuid.UUID) -> tuple[str | None, str] | None:
+    """For the handoff notice (the worker's sync session): the contact (the account's e-mail, else the
+    one the funnel collected) and the visitor's newest message; None when the session is gone."""
+    head = db.execute(
+        select(ChatSession.contact, User.email)
+        .outerjoin(User, User.id == ChatSession.user_id)
+        .where(ChatSession.id == chat_session_id)
+    ).first()
+    if head is None:
+        return None
+    text = db.execute(
+        select(Message.text)
+        .where(Message.session_id == chat_session_id, Message.role == "user")
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return head.email or head.contact, text or ""
