@@ -180,10 +180,10 @@
       const page = await response.json();
       for (const m of page.messages) {
         lastMessageId = m.id;
-        if (m.manager && !shownManagerIds.has(m.id)) {
+        if ((m.manager || m.notice) && !shownManagerIds.has(m.id)) {
           shownManagerIds.add(m.id);
           const msg = bubble("bot", m.text);
-          msg.dataset.action = "manager";
+          msg.dataset.action = m.manager ? "manager" : "handoff_notice";
           settle(msg);
           scrollDown();
         }

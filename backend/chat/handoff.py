@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from backend.assistant.contract import Reply, Scenario
 from backend.chat import repository
@@ -42,6 +44,11 @@ HANDOFF_TEXT = (
     "Передаю разговор менеджеру — он подключится и ответит здесь, в этом чате. "
     "Пока ждёте, можете описать вопрос подробнее: менеджер увидит всё, что вы напишете."
 )
+TIMEOUT_TEXT = (
+    "Менеджеры сейчас заняты и ответят в рабочее время, обычно в течение дня. Ответ появится здесь, в этом чате."
+)
+ASK_CONTACT_TEXT = " Оставьте, пожалуйста, e-mail или телефон — так мы сможем ответить, даже если вы закроете страницу."
+TIMEOUT_BATCH = 200  # conversations told per beat run at most
 WAITING_TEXT = "Сообщение передано менеджеру, он ответит здесь, в этом чате."
 
 # A person: the nouns a visitor uses for a human on the other side (any case ending).
@@ -95,7 +102,12 @@ class Handoff:
             handoff_state=await self.state(chat_session_id),
             messages=[
                 ChatMessage(
-                    id=m.id, role=m.role, text=m.text, created_at=m.created_at, manager="manager" in (m.meta or {})
+                    id=m.id,
+                    role=m.role,
+                    text=m.text,
+                    created_at=m.created_at,
+                    manager="manager" in (m.meta or {}),
+                    notice=(m.meta or {}).get("handoff") == "timeout",
                 )
                 for m in rows
             ],
@@ -129,3 +141,19 @@ class Handoff:
         return await repository.change_handoff(
             self._db, chat_session_id, to=HandoffState.CLOSED.value, by=None, at=utcnow()
         )
+
+
+def tell_overdue(db: Session, settings: Settings, now: datetime | None = None) -> int:
+    """The beat's rule (the worker's sync session, flush only): every conversation waiting longer than
+    ``HANDOFF_TIMEOUT_MINUTES`` gets one message saying when the team answers, asking for a contact
+    when none is known; the open chat page shows it through /ai/messages. Returns how many."""
+    if settings.HANDOFF_TIMEOUT_MINUTES <= 0:
+        return 0
+    moment = now or utcnow()
+    overdue = repository.overdue_handoffs(
+        db, moment - timedelta(minutes=settings.HANDOFF_TIMEOUT_MINUTES), TIMEOUT_BATCH
+    )
+    for session_id, contact_known in overdue:
+        text = TIMEOUT_TEXT if contact_known else TIMEOUT_TEXT + ASK_CONTACT_TEXT
+        repository.add_message_sync(db, session_id=session_id, role="assistant", text=text, meta={"handoff": "timeout"})
+    return len(overdue)

@@ -132,3 +132,28 @@ def handoff_facts(db: Session, chat_session_id: uuid.UUID) -> tuple[str | None, 
         .limit(1)
     ).scalar_one_or_none()
     return head.email or head.contact, text or ""
+
+
+def overdue_handoffs(db: Session, waiting_since: datetime, limit: int) -> list[tuple[uuid.UUID, bool]]:
+    """Conversations waiting for a manager since before ``waiting_since`` that were not yet told so
+    (no ``handoff: timeout`` message since the handoff), as (id, whether a contact is known)."""
+    told = (
+        select(Message.id)
+        .where(
+            Message.session_id == ChatSession.id,
+            Message.created_at >= ChatSession.handoff_at,
+            Message.meta["handoff"].as_string() == "timeout",
+        )
+        .exists()
+    )
+    rows = db.execute(
+        select(ChatSession.id, or_(ChatSession.user_id.is_not(None), ChatSession.contact.is_not(None)))
+        .where(ChatSession.handoff_state == "waiting", ChatSession.handoff_at < waiting_since, ~told)
+        .limit(limit)
+    )
+    return [(row[0], bool(row[1])) for row in rows.all()]
+
+
+def add_message_sync(db: Session, *, session_id: uuid.UUID, role: str, text: str, meta: dict[str, Any]) -> None:
+    db.add(Message(session_id=session_id, user_id=None, role=role, text=text, meta=meta))
+    db.flush()

@@ -30,6 +30,7 @@ class ChatMessage(BaseModel):
     text: str
     created_at: datetime
     manager: bool = Field(description="true: written by a human manager from the console")
+    notice: bool = Field(default=False, description="true: the team is busy (HANDOFF_TIMEOUT_MINUTES passed)")
 
 
 class NewMessages(BaseModel):

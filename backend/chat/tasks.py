@@ -4,6 +4,8 @@
 (stt → process_text → tts) and returns ``{"transcript", "reply"}``.
 ``chat.handoff_notice(session_id, reason)`` mails ``ADMIN_EMAIL`` that a visitor waits for a manager
 (SMTP failures retried with backoff, like ``auth.registration_notice``).
+``chat.handoff_timeouts()`` (beat, every minute) tells visitors waiting for a manager longer than
+``HANDOFF_TIMEOUT_MINUTES`` when the team answers.
 ``chat.retention()`` deletes guest conversations older than RETENTION_GUEST_DAYS (beat, daily).
 """
 
@@ -21,6 +23,7 @@ from backend.auth.mailer import MailDeliveryFailed
 from backend.auth.models import User
 from backend.auth.sessions import SessionStore
 from backend.chat import repository
+from backend.chat.handoff import tell_overdue
 from backend.chat.notices import NOTICE_TASK, send_handoff_notice
 from backend.chat.retention import purge_guest_history
 from backend.chat.service import ChatService, build_caller
@@ -102,3 +105,10 @@ def handoff_notice(self: Any, session_id: str, reason: str) -> dict[str, Any]:
         send_handoff_notice(settings, session_id=session_id, contact=contact, reason=reason, text=text, at=utcnow())
     )
     return {"sent": True}
+
+
+@task("chat.handoff_timeouts", soft_time_limit=60, time_limit=90)
+def handoff_timeouts(self: Any) -> dict[str, int]:
+    app = app_of(self)
+    with app.db_session() as db:
+        return {"told": tell_overdue(db, app.settings)}

@@ -1,12 +1,13 @@
 """Handoff to a human on real PostgreSQL and Redis: asking for a person (or two fallbacks in a row)
 puts the conversation in *waiting* with a handoff lead row, the assistant stays silent, one of two
 managers taking it at once wins, a manager's reply reaches that visitor only through /ai/messages, and
-a release gives the conversation back to the assistant."""
+a release gives the conversation back to the assistant; one waiting too long is told so once."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,12 @@ from admin.support import PASSWORD, make_superuser
 from fastapi import FastAPI
 from openai_standin import OpenAIStandIn
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
-from backend.chat.handoff import asks_for_person
+from backend.chat.handoff import asks_for_person, tell_overdue
 from backend.core.config import Settings
+from backend.core.database import create_sync_db_engine
+from backend.core.orm import utcnow
 from helpers import ADMIN_TOKEN, client_for, derive_settings, stored_messages
 
 TOKEN = {"X-Admin-Token": ADMIN_TOKEN}
@@ -183,3 +187,26 @@ async def test_a_superuser_take_is_recorded_and_guards_refuse(app: FastAPI, sett
         assert taken.status_code == 200 and taken.json()["handoff_by"] is not None
         blank = await boss.post(f"{base}/reply", json={"text": "   "})
         assert blank.status_code == 422 and blank.json()["error_code"] == "VALIDATION_ERROR"
+
+
+async def test_a_visitor_waiting_too_long_is_told_once_and_asked_for_a_contact(
+    app: FastAPI, settings: Settings, tmp_path: Path
+) -> None:
+    timed = derive_settings(settings, tmp_path, HANDOFF_TIMEOUT_MINUTES=10)
+    async with client_for(app) as visitor:
+        await say(visitor, "соедините с оператором")
+        last_id = (await visitor.get("/ai/messages")).json()["messages"][-1]["id"]
+        engine = create_sync_db_engine(timed)
+        try:
+            with Session(engine) as db:
+                assert tell_overdue(db, timed, utcnow() + timedelta(minutes=5)) == 0  # not overdue yet
+                assert tell_overdue(db, timed, utcnow() + timedelta(minutes=11)) == 1
+                db.commit()
+                assert tell_overdue(db, timed, utcnow() + timedelta(minutes=30)) == 0  # told once
+                off = derive_settings(settings, tmp_path, HANDOFF_TIMEOUT_MINUTES=0)
+                assert tell_overdue(db, off, utcnow() + timedelta(days=1)) == 0
+        finally:
+            engine.dispose()
+        new = (await visitor.get("/ai/messages", params={"after": last_id})).json()["messages"]
+        assert len(new) == 1 and new[0]["notice"] and not new[0]["manager"]
+        assert "e-mail или телефон" in new[0]["text"]  # a guest without a contact is asked for one
