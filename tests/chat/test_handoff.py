@@ -6,6 +6,9 @@ a release gives the conversation back to the assistant; one waiting too long is 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -14,13 +17,17 @@ from typing import Any
 import httpx
 import pytest
 from admin.support import PASSWORD, make_superuser
+from celery import Celery
 from fastapi import FastAPI
 from openai_standin import OpenAIStandIn
+from security.api_processes import environment
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
+from voice.workers import WorkerProcess
 
 from backend.chat.handoff import asks_for_person, tell_overdue
-from backend.core.config import Settings
+from backend.core.celery import broker_url
+from backend.core.config import ROOT_DIR, Settings
 from backend.core.database import create_sync_db_engine
 from backend.core.orm import utcnow
 from helpers import ADMIN_TOKEN, client_for, derive_settings, stored_messages
@@ -210,3 +217,40 @@ async def test_a_visitor_waiting_too_long_is_told_once_and_asked_for_a_contact(
         new = (await visitor.get("/ai/messages", params={"after": last_id})).json()["messages"]
         assert len(new) == 1 and new[0]["notice"] and not new[0]["manager"]
         assert "e-mail или телефон" in new[0]["text"]  # a guest without a contact is asked for one
+
+
+async def test_the_timeout_runs_on_a_real_worker_and_the_beat(app: FastAPI, settings: Settings, tmp_path: Path) -> None:
+    async with client_for(app) as visitor:
+        await say(visitor, "позовите менеджера")
+    await asyncio.to_thread(run_the_timeout_on_a_worker, settings, tmp_path)
+
+
+def run_the_timeout_on_a_worker(settings: Settings, tmp_path: Path) -> None:
+    [(session_id, _, _)] = handoff_rows(settings)
+    engine = create_engine(settings.database_url_sync)
+    try:
+        with engine.begin() as conn:  # the visitor has waited 20 minutes
+            conn.execute(
+                text("UPDATE chat_sessions SET handoff_at = now() - interval '20 minutes' WHERE id = :i"),
+                {"i": session_id},
+            )
+    finally:
+        engine.dispose()
+    worker = WorkerProcess(environment(settings, HANDOFF_TIMEOUT_MINUTES=15, LOG_LEVEL="INFO"), tmp_path, queues="text")
+    worker.start(timeout=120)
+    producer = Celery(broker=broker_url(settings.REDIS_URL), backend=broker_url(settings.REDIS_URL))
+    producer.conf.task_routes = {"chat.*": {"queue": "text"}}
+    try:
+        assert producer.send_task("chat.handoff_timeouts").get(timeout=60) == {"told": 1}
+        assert producer.send_task("chat.handoff_timeouts").get(timeout=60) == {"told": 0}
+    finally:
+        producer.close()
+        worker.stop()
+    assert [m for _, _, m in stored_messages(settings, "assistant")][-1] == {"handoff": "timeout"}
+    code = "from backend.worker import app; import json; print(json.dumps(app.conf.beat_schedule, default=str))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment(settings), cwd=ROOT_DIR, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    schedule = json.loads(result.stdout.strip().splitlines()[-1])
+    assert schedule["chat-handoff-timeouts"]["task"] == "chat.handoff_timeouts"
