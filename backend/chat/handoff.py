@@ -52,14 +52,14 @@ TIMEOUT_BATCH = 200  # conversations told per beat run at most
 WAITING_TEXT = "Сообщение передано менеджеру, он ответит здесь, в этом чате."
 
 # A person: the nouns a visitor uses for a human on the other side (any case ending).
-_PERSON = r"(?:менеджер\w*|оператор\w*|челове\w*|живо\w+\s+челове\w*|сотрудник\w*|специалист\w*|консультант\w*|люд\w*)"
-# Verbs of calling or connecting (imperative, infinitive, "can you").
-_CALL = (
-    r"(?:позов\w*|позв\w*|подключ\w*|соедин\w*|переключ\w*|переведи\w*|переведите|свяж\w*|дайте|дай|нужен|нужна|"
-    r"хочу|хотел\w*|можно)"
-)
+_PERSON = r"(?:менеджер\w*|оператор\w*|челове\w*|живо\w+\s+челове\w*|сотрудник\w*|специалист\w*|консультант\w*)"
+# Verbs of calling or connecting (imperative, infinitive): the person may come a few words later.
+_CALL = r"(?:позов\w*|позв\w*|подключ\w*|соедин\w*|переключ\w*|переведи\w*|переведите|свяж\w*|дайте|дай)"
+# Wanting a person: the person comes right after ("нужен менеджер", "можно оператора?").
+_WANT = r"(?:нужен|нужна|нужно|хочу|хотим|хотел\w*|можно|давайте)"
 _ASKS = re.compile(
     rf"\b{_CALL}\b[^.?!]{{0,40}}?\b{_PERSON}"  # "позовите менеджера", "соедините, пожалуйста, с оператором"
+    rf"|\b{_WANT}\s+(?:\w+\s+)?{_PERSON}"  # "нужен живой человек", "хочу оператора"
     rf"|\b(?:поговорить|пообщаться|связаться|говорить)\s+(?:\w+\s+){{0,2}}?с\s+(?:\w+\s+)?{_PERSON}"
     rf"|^\s*(?:{_PERSON})\s*[!?.]*\s*$",  # just "оператор!" or "менеджер?"
     re.IGNORECASE,

@@ -75,13 +75,29 @@ async def say(client: httpx.AsyncClient, message: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "message",
-    ["Позовите менеджера, пожалуйста", "хочу поговорить с человеком", "Соедините с живым человеком", "оператор!"],
+    [
+        "Позовите менеджера, пожалуйста",
+        "хочу поговорить с человеком",
+        "Соедините с живым человеком",
+        "оператор!",
+        "Нужен живой человек",
+        "переключите меня на сотрудника",
+    ],
 )
 def test_requests_for_a_person_are_recognised(message: str) -> None:
     assert asks_for_person(message)
 
 
-@pytest.mark.parametrize("message", ["Сколько стоит подписка?", "Я менеджер по продажам, ищу клиентов", "Привет"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Сколько стоит подписка?",
+        "Я менеджер по продажам, ищу клиентов",
+        "Привет",
+        "Хочу узнать, сколько людей пользуются сервисом",
+        "Можно ли узнать цену?",
+    ],
+)
 def test_other_messages_are_not_a_handoff(message: str) -> None:
     assert not asks_for_person(message)
 
