@@ -42,6 +42,7 @@ class TranscriptMessage(BaseModel):
     fallback: bool | None = None
     fallback_reason: str | None = None
     latency_ms: float | None = None
+    manager: str | None = Field(default=None, description="the manager who wrote it (a user id, or admin-token)")
 
 
 class Transcript(BaseModel):

@@ -64,6 +64,7 @@ def _turn(message: Message) -> TranscriptMessage:
             "fallback": bool(meta.get("fallback")),
             "fallback_reason": meta.get("fallback_reason"),
             "latency_ms": float(latency) if isinstance(latency, int | float) else None,
+            "manager": str(meta["manager"]) if meta.get("manager") else None,
         }
     )
 
