@@ -3,7 +3,8 @@
 Order: take the session's turn lock (turns of one session never overlap); reload the session state
 (another turn may just have changed it); store the visitor's message and commit it at once (SPEC:
 it persists before anything slow or fallible); run the engine; count the OFFTOPIC quota; add the
-reply. Everything after the message only flushes: the caller's unit of work commits the reply, the
+reply. A conversation handed to a human (``chat.handoff``: waiting or taken) skips the engine; a
+request for a person, or a second fallback in a row, hands it over. Everything after the message only flushes: the caller's unit of work commits the reply, the
 funnel's account and stage change together, then writes the Redis state, then releases the lock.
 """
 
