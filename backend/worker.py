@@ -41,6 +41,11 @@ app.conf.beat_schedule = {
         "schedule": RETENTION_INTERVAL_SECONDS,
         "options": {"expires": RETENTION_INTERVAL_SECONDS // 2},
     },
+    "chat-handoff-timeouts": {  # visitors waiting for a manager longer than HANDOFF_TIMEOUT_MINUTES
+        "task": "chat.handoff_timeouts",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
     "leads-sweep": {  # pending lead deliveries whose message was lost or whose worker died
         "task": "leads.sweep",
         "schedule": settings.LEAD_SWEEP_SECONDS,

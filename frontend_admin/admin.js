@@ -34,6 +34,8 @@
   const when = (iso) => (iso ? new Date(iso).toLocaleString("ru-RU", { dateStyle: "short", timeStyle: "short" }) : "—");
   const day = (iso) => (iso ? new Date(iso).toLocaleDateString("ru-RU") : "—");
   const stage = (n) => (n === null || n === undefined ? "—" : String(n));
+  const HANDOFF = { assistant: "ассистент", waiting: "ждёт человека", taken: "менеджер", closed: "закрыт" };
+  const handoffLabel = (s) => HANDOFF[s] || s || "ассистент";
 
   function notice(text) {
     $("notice").textContent = text || "";
@@ -99,7 +101,7 @@
     const since = form.get("since"), until = form.get("until");
     if (since) params.set("since", new Date(`${since}T00:00:00`).toISOString());
     if (until) params.set("until", new Date(new Date(`${until}T00:00:00`).getTime() + 86400000).toISOString());
-    for (const name of ["scenario", "registered", "q"]) {
+    for (const name of ["scenario", "registered", "q", "handoff"]) {
       const value = (form.get(name) || "").trim();
       if (value) params.set(name, value);
     }
@@ -125,6 +127,7 @@
         node("td", c.scenarios.join(", ") || "—"),
         node("td", c.fallbacks, c.fallbacks ? "bad" : ""),
         node("td", stage(c.funnel_stage)),
+        node("td", handoffLabel(c.handoff_state), c.handoff_state === "waiting" ? "bad" : ""),
       );
       const open = () => {
         body.querySelectorAll("tr").forEach((r) => r.removeAttribute("aria-selected"));
@@ -170,18 +173,60 @@
     return list;
   }
 
+  // A manager steps in: take the conversation, reply, hand it back to the assistant or close it.
+  function handoffPanel(data) {
+    const panel = node("div", null, "handoff");
+    panel.append(node("p", `Кто отвечает: ${handoffLabel(data.handoff_state)}`, "muted"));
+    const act = async (action, options = {}) => {
+      try {
+        await api(`/admin/conversations/${encodeURIComponent(data.id)}/${action}`, { method: "POST", ...options });
+        notice("");
+        await openTranscript(data.id);
+        await loadConversations();
+      } catch (error) {
+        notice(error.message);
+      }
+    };
+    const button = (label, action) => {
+      const b = node("button", label);
+      b.type = "button";
+      b.addEventListener("click", () => act(action));
+      return b;
+    };
+    if (data.handoff_state !== "taken") panel.append(button("Взять диалог", "take"));
+    if (data.handoff_state !== "assistant") panel.append(button("Вернуть ассистенту", "release"));
+    if (data.handoff_state !== "closed") panel.append(button("Закрыть", "close"));
+    const form = document.createElement("form");
+    const text = document.createElement("textarea");
+    text.name = "text";
+    text.maxLength = 4000;
+    text.rows = 2;
+    text.setAttribute("aria-label", "Ответ посетителю");
+    const send = node("button", "Ответить");
+    send.type = "submit";
+    form.append(text, send);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!text.value.trim()) return;
+      act("reply", { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text: text.value }) });
+    });
+    panel.append(form);
+    return panel;
+  }
+
   async function openTranscript(id) {
     const data = await api(`/admin/conversations/${encodeURIComponent(id)}`);
     const box = $("transcript");
     box.replaceChildren(
       node("h2", `Диалог ${data.user_email || "гостя"}`),
       node("p", `Начат ${when(data.created_at)} · этап воронки: ${stage(data.funnel_stage)}`, "muted"),
+      handoffPanel(data),
     );
     for (const m of data.messages) {
       const turn = node("div", null, `turn turn--${m.role}${m.fallback ? " turn--fallback" : ""}`);
-      const who = m.role === "assistant" ? "Ассистент" : m.role === "user" ? "Посетитель" : m.role;
+      const who = m.manager ? "Менеджер" : m.role === "assistant" ? "Ассистент" : m.role === "user" ? "Посетитель" : m.role;
       turn.append(node("div", `${who} · ${when(m.created_at)}`, "turn__head"), node("div", m.text, "turn__text"));
-      if (m.role === "assistant") turn.append(details(m));
+      if (m.role === "assistant" && !m.manager) turn.append(details(m));
       box.append(turn);
     }
   }

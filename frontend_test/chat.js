@@ -163,7 +163,43 @@
     if (reply.scenario === "REGISTRATION" && reply.stage) renderStage(reply.stage);
     if (reply.action === "registered" || reply.action === "logged_in") refreshAccount(true);
     if (reply.audio && reply.audio.status_url) speakLater(msg, reply.audio.status_url);
+    if (reply.action === "handoff" || reply.action === "handoff_waiting") watchManager();
     scrollDown();
+  }
+
+  // --- handoff to a manager: poll the conversation's new messages about once a second ----------
+  const shownManagerIds = new Set();
+  let managerWatch = null;
+  let lastMessageId = null;
+
+  async function fetchNewMessages() {
+    for (;;) {  // page through everything after the last message seen
+      const query = lastMessageId ? `?after=${encodeURIComponent(lastMessageId)}&limit=200` : "?limit=200";
+      const response = await api(`/ai/messages${query}`);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const page = await response.json();
+      for (const m of page.messages) {
+        lastMessageId = m.id;
+        if ((m.manager || m.notice) && !shownManagerIds.has(m.id)) {
+          shownManagerIds.add(m.id);
+          const msg = bubble("bot", m.text);
+          msg.dataset.action = m.manager ? "manager" : "handoff_notice";
+          settle(msg);
+          scrollDown();
+        }
+      }
+      if (page.messages.length < 200) return page.handoff_state;
+    }
+  }
+
+  function watchManager() {
+    if (managerWatch) return;
+    const tick = async () => {
+      let state = "waiting";
+      try { state = await fetchNewMessages(); } catch (_) { /* a network blip: try again next tick */ }
+      managerWatch = state === "waiting" || state === "taken" ? setTimeout(tick, 1000) : null;
+    };
+    managerWatch = setTimeout(tick, 0);
   }
 
   function addPlayer(msg, url, autoplay) {

@@ -41,3 +41,7 @@ class ChatSession(UUIDPrimaryKey, CreatedAt, Base):
     city: Mapped[str | None] = mapped_column(String(200))
     niche: Mapped[str | None] = mapped_column(String(300))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Handoff to a human (chat.handoff): assistant | waiting | taken | closed; who took it and when it changed.
+    handoff_state: Mapped[str] = mapped_column(String(16), default="assistant", server_default="assistant")
+    handoff_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    handoff_at: Mapped[datetime | None] = mapped_column()

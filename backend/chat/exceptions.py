@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from backend.core.errors import Conflict
+from backend.core.errors import Conflict, NotFound
 
 
 class TurnInProgress(Conflict):
@@ -13,3 +13,8 @@ class SessionChanged(Conflict):
 
     error_code = "SESSION_CHANGED"
     default_detail = "Сессия только что обновилась (например, вы вошли в аккаунт). Отправьте сообщение ещё раз."
+
+
+class MessageNotFound(NotFound):
+    error_code = "MESSAGE_NOT_FOUND"
+    default_detail = "Сообщение не найдено в этом диалоге."

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from backend.auth.models import ChatSession
+from backend.auth.models import ChatSession, User
 from backend.chat.models import FunnelEvent, Message
 
 
@@ -55,3 +57,103 @@ async def add_funnel_event(
 ) -> None:
     db.add(FunnelEvent(session_id=session_id, from_stage=from_stage, to_stage=to_stage))
     await db.flush()
+
+
+async def handoff_state(db: AsyncSession, chat_session_id: uuid.UUID) -> str | None:
+    """The session's handoff state, or None when its row is not stored yet."""
+    row = await db.execute(select(ChatSession.handoff_state).where(ChatSession.id == chat_session_id))
+    return row.scalar_one_or_none()
+
+
+async def change_handoff(
+    db: AsyncSession,
+    chat_session_id: uuid.UUID,
+    *,
+    to: str,
+    by: uuid.UUID | None,
+    at: datetime,
+    only_from: tuple[str, ...] | None = None,
+) -> bool:
+    """Set the handoff state in one conditional UPDATE (``only_from``: only when the row is in one of
+    those states, so two managers taking the same conversation at once cannot both win)."""
+    query = update(ChatSession).where(ChatSession.id == chat_session_id)
+    if only_from is not None:
+        query = query.where(ChatSession.handoff_state.in_(only_from))
+    result = await db.execute(query.values(handoff_state=to, handoff_by=by, handoff_at=at))
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+async def last_assistant_fell_back(db: AsyncSession, chat_session_id: uuid.UUID) -> bool:
+    """Whether the conversation's newest assistant message came from a fallback."""
+    row = await db.execute(
+        select(Message.meta)
+        .where(Message.session_id == chat_session_id, Message.role == "assistant")
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    meta = row.scalar_one_or_none()
+    return bool(meta and meta.get("fallback"))
+
+
+async def messages_after(
+    db: AsyncSession, chat_session_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Message]:
+    """The conversation's messages after ``after`` (created_at, id) in (created_at, id) order (all
+    when None), oldest first."""
+    query = select(Message).where(Message.session_id == chat_session_id)
+    if after is not None:
+        at, message_id = after
+        query = query.where(or_(Message.created_at > at, and_(Message.created_at == at, Message.id > message_id)))
+    rows = await db.execute(query.order_by(Message.created_at, Message.id).limit(limit))
+    return list(rows.scalars())
+
+
+async def message_time(db: AsyncSession, chat_session_id: uuid.UUID, message_id: uuid.UUID) -> datetime | None:
+    row = await db.execute(
+        select(Message.created_at).where(Message.id == message_id, Message.session_id == chat_session_id)
+    )
+    return row.scalar_one_or_none()
+
+
+def handoff_facts(db: Session, chat_session_id: uuid.UUID) -> tuple[str | None, str] | None:
+    """For the handoff notice (the worker's sync session): the contact (the account's e-mail, else the
+    one the funnel collected) and the visitor's newest message; None when the session is gone."""
+    head = db.execute(
+        select(ChatSession.contact, User.email)
+        .outerjoin(User, User.id == ChatSession.user_id)
+        .where(ChatSession.id == chat_session_id)
+    ).first()
+    if head is None:
+        return None
+    text = db.execute(
+        select(Message.text)
+        .where(Message.session_id == chat_session_id, Message.role == "user")
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return head.email or head.contact, text or ""
+
+
+def overdue_handoffs(db: Session, waiting_since: datetime, limit: int) -> list[tuple[uuid.UUID, bool]]:
+    """Conversations waiting for a manager since before ``waiting_since`` that were not yet told so
+    (no ``handoff: timeout`` message since the handoff), as (id, whether a contact is known)."""
+    told = (
+        select(Message.id)
+        .where(
+            Message.session_id == ChatSession.id,
+            Message.created_at >= ChatSession.handoff_at,
+            Message.meta["handoff"].as_string() == "timeout",
+        )
+        .exists()
+    )
+    rows = db.execute(
+        select(ChatSession.id, or_(ChatSession.user_id.is_not(None), ChatSession.contact.is_not(None)))
+        .where(ChatSession.handoff_state == "waiting", ChatSession.handoff_at < waiting_since, ~told)
+        .limit(limit)
+    )
+    return [(row[0], bool(row[1])) for row in rows.all()]
+
+
+def add_message_sync(db: Session, *, session_id: uuid.UUID, role: str, text: str, meta: dict[str, Any]) -> None:
+    db.add(Message(session_id=session_id, user_id=None, role=role, text=text, meta=meta))
+    db.flush()

@@ -1,12 +1,15 @@
-"""/ai/chat and /ai/chat/stream: HTTP and SSE around ChatService. Nothing else."""
+"""/ai/chat and /ai/chat/stream: HTTP and SSE around ChatService; /ai/messages: the conversation's new
+messages (a manager's replies during a handoff). Nothing else."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -16,7 +19,8 @@ from backend.auth.cookies import carry_cookies
 from backend.auth.dependencies import CurrentSession, SessionStoreDep
 from backend.auth.sessions import SessionState
 from backend.chat.dependencies import CallerDep, ChatServiceDep
-from backend.chat.schemas import ChatRequest
+from backend.chat.handoff import Handoff
+from backend.chat.schemas import ChatRequest, NewMessages
 from backend.core.database import commit, unit_of_work
 from backend.core.dependencies import DbSession, SettingsDep
 from backend.core.error_handlers import classify
@@ -142,3 +146,27 @@ async def chat_stream(
 
     stream = EventSourceResponse(events(), ping=15, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})
     return carry_cookies(response, stream)
+
+
+@router.get(
+    "/messages",
+    response_model=NewMessages,
+    responses=error_responses(
+        404,
+        429,
+        descriptions={
+            404: "MESSAGE_NOT_FOUND: `after` is not a message of this conversation",
+            429: "SESSION_RATE_LIMITED (a new session)",
+        },
+    ),
+)
+async def new_messages(
+    state: CurrentSession,
+    db: DbSession,
+    settings: SettingsDep,
+    after: Annotated[uuid.UUID | None, Query(description="id of the last message the page has")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> NewMessages:
+    """Messages of the caller's own conversation after ``after``: the chat page polls this about once a
+    second while a human manager answers (handoff_state waiting or taken)."""
+    return await Handoff(db, settings).new_messages(state.chat_session_id, after, limit)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -20,3 +22,17 @@ class ChatRequest(BaseModel):
         if not value.strip():
             raise ValueError("message must not be blank")
         return value
+
+
+class ChatMessage(BaseModel):
+    id: uuid.UUID
+    role: str
+    text: str
+    created_at: datetime
+    manager: bool = Field(description="true: written by a human manager from the console")
+    notice: bool = Field(default=False, description="true: the team is busy (HANDOFF_TIMEOUT_MINUTES passed)")
+
+
+class NewMessages(BaseModel):
+    handoff_state: str = Field(description="assistant | waiting | taken | closed: poll while waiting or taken")
+    messages: list[ChatMessage]

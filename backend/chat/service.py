@@ -3,7 +3,8 @@
 Order: take the session's turn lock (turns of one session never overlap); reload the session state
 (another turn may just have changed it); store the visitor's message and commit it at once (SPEC:
 it persists before anything slow or fallible); run the engine; count the OFFTOPIC quota; add the
-reply. Everything after the message only flushes: the caller's unit of work commits the reply, the
+reply. A conversation handed to a human (``chat.handoff``: waiting or taken) skips the engine; a
+request for a person, or a second fallback in a row, hands it over. Everything after the message only flushes: the caller's unit of work commits the reply, the
 funnel's account and stage change together, then writes the Redis state, then releases the lock.
 """
 
@@ -27,6 +28,7 @@ from backend.auth.sessions import SessionState, SessionStore, ensure_stored
 from backend.chat import repository
 from backend.chat.accounts import FunnelAccounts
 from backend.chat.exceptions import SessionChanged
+from backend.chat.handoff import HANDOFF_TEXT, SILENT_STATES, WAITING_TEXT, Handoff, asks_for_person, handoff_reply
 from backend.chat.turns import TurnLock
 from backend.core.config import Settings
 from backend.core.database import commit, on_close
@@ -134,6 +136,15 @@ class ChatService:
         await commit(db)  # the visitor's message (and a new session's row) persist before anything can fail
         self._store.save_after_commit(db, state)  # the state this turn leaves, once its reply is stored
 
+        handoff = Handoff(db, self._settings)
+        handoff_state = await handoff.state(state.chat_session_id)
+        if handoff_state in SILENT_STATES:  # a human answers this conversation: no model call
+            return await self._handoff_turn(db, state, message.id, WAITING_TEXT, "handoff_waiting")
+        if asks_for_person(text):
+            await handoff.request(state.chat_session_id, state.user_id, reason="asked", text=text)
+            return await self._handoff_turn(db, state, message.id, HANDOFF_TEXT, "handoff")
+        previous_fell_back = await handoff.last_fell_back(state.chat_session_id)
+
         # A stream must not show small talk that the OFFTOPIC quota then refuses: when the quota has no
         # room left, the text waits until the reply is known not to be OFFTOPIC.
         buffered = None
@@ -153,6 +164,12 @@ class ChatService:
             await self._offtopic.count(state.sid)
         if buffered is not None:
             await buffered.flush()
+        if output.meta.get("fallback") and previous_fell_back:  # two fallbacks in a row: a human steps in
+            await handoff.request(state.chat_session_id, state.user_id, reason="fallbacks", text=text)
+            if stream is not None:
+                await stream.reset()
+            output.reply = handoff_reply(HANDOFF_TEXT, "handoff")
+            output.meta["handoff"] = "fallbacks"
         await repository.add_message(
             db,
             session_id=state.chat_session_id,
@@ -169,3 +186,19 @@ class ChatService:
             extra={k: output.meta[k] for k in ("scenario", "action", "provider", "fallback", "latency_ms")},
         )
         return ChatResult(reply=output.reply, login_user_id=output.login_user_id, message_id=message.id, state=state)
+
+    async def _handoff_turn(
+        self, db: AsyncSession, state: SessionState, message_id: uuid.UUID, text: str, action: str
+    ) -> ChatResult:
+        reply = handoff_reply(text, action)
+        await repository.add_message(
+            db,
+            session_id=state.chat_session_id,
+            user_id=state.user_id,
+            role="assistant",
+            text=reply.reply,
+            scenario=reply.scenario.value,
+            meta={"handoff": action, "reply": reply.model_dump(mode="json", exclude={"reply"})},
+        )
+        logger.info("chat turn", extra={"scenario": reply.scenario.value, "action": action})
+        return ChatResult(reply=reply, login_user_id=None, message_id=message_id, state=state)

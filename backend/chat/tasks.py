@@ -2,26 +2,36 @@
 
 ``chat.process_text(stt_result, sid)`` is the middle step of the voice chain
 (stt → process_text → tts) and returns ``{"transcript", "reply"}``.
+``chat.handoff_notice(session_id, reason)`` mails ``ADMIN_EMAIL`` that a visitor waits for a manager
+(SMTP failures retried with backoff, like ``auth.registration_notice``).
+``chat.handoff_timeouts()`` (beat, every minute) tells visitors waiting for a manager longer than
+``HANDOFF_TIMEOUT_MINUTES`` when the team answers.
 ``chat.retention()`` deletes guest conversations older than RETENTION_GUEST_DAYS (beat, daily).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import asdict
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backend.auth.mailer import MailDeliveryFailed
 from backend.auth.models import User
 from backend.auth.sessions import SessionStore
+from backend.chat import repository
+from backend.chat.handoff import tell_overdue
+from backend.chat.notices import NOTICE_TASK, send_handoff_notice
 from backend.chat.retention import purge_guest_history
 from backend.chat.service import ChatService, build_caller
 from backend.core.celery import app_of, task
 from backend.core.config import Settings
 from backend.core.database import unit_of_work
 from backend.core.errors import NotFound
+from backend.core.orm import utcnow
 from backend.voice.constants import TASK_LIMITS
 
 _LIMITS = TASK_LIMITS["chat.process_text"]
@@ -68,3 +78,37 @@ def retention(self: Any) -> dict[str, int]:
     app = app_of(self)
     with app.db_session() as db:
         return asdict(purge_guest_history(db, app.settings.RETENTION_GUEST_DAYS))
+
+
+@task(
+    NOTICE_TASK,
+    autoretry_for=(MailDeliveryFailed,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=6,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def handoff_notice(self: Any, session_id: str, reason: str) -> dict[str, Any]:
+    app = app_of(self)
+    settings = app.settings
+    if not settings.ADMIN_EMAIL:
+        return {"sent": False, "reason": "ADMIN_EMAIL is not set"}
+    with app.db_session() as db:
+        facts = repository.handoff_facts(db, uuid.UUID(session_id))
+    if facts is None:
+        return {"sent": False, "reason": "the conversation no longer exists"}
+    contact, text = facts
+    loop: asyncio.AbstractEventLoop = app.resource("event_loop", asyncio.new_event_loop)
+    loop.run_until_complete(
+        send_handoff_notice(settings, session_id=session_id, contact=contact, reason=reason, text=text, at=utcnow())
+    )
+    return {"sent": True}
+
+
+@task("chat.handoff_timeouts", soft_time_limit=60, time_limit=90)
+def handoff_timeouts(self: Any) -> dict[str, int]:
+    app = app_of(self)
+    with app.db_session() as db:
+        return {"told": tell_overdue(db, app.settings)}

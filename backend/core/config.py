@@ -209,8 +209,13 @@ class Settings(BaseSettings):
     LEAD_WEBHOOK_SECRET: str = ""
     LEAD_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)  # one POST's connect + read timeout
     LEAD_RETRY_BASE_SECONDS: float = Field(default=30.0, gt=0)  # first retry delay, doubled per failed attempt
-    LEAD_RETRY_MAX_SECONDS: float = Field(default=1800.0, gt=0)  # cap of one retry delay (below CELERY_VISIBILITY_TIMEOUT)
+    LEAD_RETRY_MAX_SECONDS: float = Field(
+        default=1800.0, gt=0
+    )  # cap of one retry delay (below CELERY_VISIBILITY_TIMEOUT)
     LEAD_SWEEP_SECONDS: int = Field(default=60, ge=1)  # the beat re-queues pending leads this much overdue
+    # A conversation waiting this long for a manager is told when the team answers (and asked for a
+    # contact if none is known); checked by the beat every minute. 0: never.
+    HANDOFF_TIMEOUT_MINUTES: int = Field(default=15, ge=0)
 
     @field_validator("ALLOWED_HOSTS", "CORS_ORIGINS", "TRUSTED_PROXIES", "SUBSCRIPTION_WHITELIST", mode="before")
     @classmethod

@@ -236,7 +236,8 @@ class NicheResolver:
         named = [n for n, share in self._term_ranking(terms) if share >= 0.5]
         named_weight = NAMED_WEIGHT_ALONE if not semantic or semantic[0][1] < SEMANTIC_WEAK else NAMED_WEIGHT
         fused = rrf(
-            [named, [n for n, _ in semantic], [n for n, s in fuzzy if s >= FUZZY_USED]], weights=[named_weight, 1.0, 0.8]
+            [named, [n for n, _ in semantic], [n for n, s in fuzzy if s >= FUZZY_USED]],
+            weights=[named_weight, 1.0, 0.8],
         )
         hits = [NicheHit(niche=n, category=self.category(n), score=round(s, 5)) for n, s in fused[:SHORTLIST]]
         lead = (fused[0][1] - fused[1][1]) / fused[0][1] if len(fused) > 1 else (1.0 if fused else 0.0)

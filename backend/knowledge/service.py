@@ -60,7 +60,9 @@ MAX_HITS = 20  # faq_search / faq_lookup return at most this many
 MEMO_SIZE = 256  # questions whose FAQ lookup and niche resolution each generation remembers
 TOPIC_WORD = 6  # letters: a longer word the FAQ never uses names a topic it does not cover
 # Words of any chat message that name no topic (request verbs, fillers), never counted as unknown.
-CHAT_WORDS = frozenset(REQUEST_FORMS) | QUESTION_WORDS  # FAQ articles whose coverage of the message counts as routing evidence
+CHAT_WORDS = (
+    frozenset(REQUEST_FORMS) | QUESTION_WORDS
+)  # FAQ articles whose coverage of the message counts as routing evidence
 
 
 @dataclass

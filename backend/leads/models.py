@@ -15,7 +15,7 @@ from backend.core.orm import Base, JSONType, utcnow
 
 class LeadKind(StrEnum):
     REGISTRATION = "registration"
-    HANDOFF = "handoff"  # reserved for the handoff to a human (not written yet)
+    HANDOFF = "handoff"  # a conversation is handed to a human manager (chat.handoff)
 
 
 class DeliveryState(StrEnum):

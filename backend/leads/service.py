@@ -102,6 +102,20 @@ class LeadOutbox:
         self._queue_after_commit(event.id)
         return event
 
+    async def record_handoff(
+        self, *, session_id: uuid.UUID, user_id: uuid.UUID | None, reason: str, text: str
+    ) -> LeadEvent:
+        """A visitor asked for a person (or the assistant fell back twice): the team is to step in."""
+        payload: dict[str, Any] = {
+            "session_id": str(session_id),
+            "user_id": str(user_id) if user_id is not None else None,
+            "reason": reason,  # "asked" (the visitor asked for a person) or "fallbacks" (two in a row)
+            "text": text[:500],  # the visitor's last message
+        }
+        event = await repository.add_event(self._db, LeadKind.HANDOFF, payload)
+        self._queue_after_commit(event.id)
+        return event
+
     def _queue_after_commit(self, event_id: uuid.UUID) -> None:
         if not self._settings.LEAD_WEBHOOK_URL:
             return  # delivery is off: the row is kept (the console and a later sweep can use it)

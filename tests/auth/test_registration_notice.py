@@ -1,7 +1,7 @@
 """The operator's notice of a new registration: queued after the account commits, sent by a real
 Celery worker on the ``text`` queue through a real SMTP server (aiosmtpd), retried while SMTP is
 down; with ADMIN_EMAIL unset nothing is sent. Both ways of creating an account are covered: the chat
-funnel (city and niche in the notice) and ``POST /auth/register``."""
+funnel (city and niche in the notice) and ``POST /auth/register``; and the same notice for a handoff to a human."""
 
 from __future__ import annotations
 
@@ -147,3 +147,18 @@ async def test_notice_is_retried_until_smtp_is_back(
     (notice,) = smtp.wait_for(OPERATOR, timeout=60)
     assert "Контакт: retry@example.com" in body_of(notice)
     assert "auth.registration_notice" in text_worker.log() and "retry: Retry in" in text_worker.log()
+
+
+async def test_handoff_notifies_the_operator_once(make_client: Any, mailbox: Mailbox) -> None:
+    """The same notice pattern for a handoff to a human (chat.handoff_notice): one mail per handoff."""
+    smtp = mailbox.up().reset()
+    async with await make_client(ADMIN_EMAIL=OPERATOR) as client:
+        assert (await say(client, "Позовите менеджера, у меня вопрос по счёту"))["action"] == "handoff"
+        assert (await say(client, "Вы тут?"))["action"] == "handoff_waiting"  # still waiting: no second notice
+    (notice,) = smtp.wait_for(OPERATOR, timeout=30)
+    assert notice["Subject"] == "Посетитель ждёт менеджера в Leadinc"
+    text = body_of(notice)
+    assert "Причина: попросил позвать человека" in text
+    assert "Контакт: не указан" in text
+    await asyncio.sleep(3)
+    assert len(smtp.messages_to(OPERATOR)) == 1

@@ -43,7 +43,9 @@ def final(events: list[tuple[str, str]]) -> dict[str, Any]:
     return body
 
 
-async def _openai_app(settings: Settings, tmp_path: Path, app_factory: Any, standin: OpenAIStandIn, **extra: Any) -> Any:
+async def _openai_app(
+    settings: Settings, tmp_path: Path, app_factory: Any, standin: OpenAIStandIn, **extra: Any
+) -> Any:
     return await app_factory(
         derive_settings(
             settings,
@@ -84,7 +86,12 @@ async def test_a_model_failure_mid_stream_resets_the_text(
     settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
 ) -> None:
     started = json.dumps(
-        {"scenario": "OFFTOPIC", "action": "answer", "reply": "Здравствуйте! Сейчас расскажу вам одну длинную историю про погоду и не только.", "fields": {}},
+        {
+            "scenario": "OFFTOPIC",
+            "action": "answer",
+            "reply": "Здравствуйте! Сейчас расскажу вам одну длинную историю про погоду и не только.",
+            "fields": {},
+        },
         ensure_ascii=False,
     )
     app = await _openai_app(settings, tmp_path, app_factory, fresh_standin)
@@ -106,14 +113,26 @@ async def test_a_funnel_override_resets_the_text(
 ) -> None:
     app = await _openai_app(settings, tmp_path, app_factory, fresh_standin)
     chatty = text(
-        {"scenario": "OFFTOPIC", "action": "answer", "reply": "Какое красивое число! Давайте лучше поговорим о погоде.", "fields": {}}
+        {
+            "scenario": "OFFTOPIC",
+            "action": "answer",
+            "reply": "Какое красивое число! Давайте лучше поговорим о погоде.",
+            "fields": {},
+        }
     )
     replies = []
     for n, use_stream in enumerate((True, False)):
         email = f"override{n}@example.com"
         async with client_for(app) as http:
             fresh_standin.push(
-                text({"scenario": "REGISTRATION", "action": "ask_contact", "reply": "Давайте.", "fields": {"email": email}})
+                text(
+                    {
+                        "scenario": "REGISTRATION",
+                        "action": "ask_contact",
+                        "reply": "Давайте.",
+                        "fields": {"email": email},
+                    }
+                )
             )
             asked = await http.post("/ai/chat", json={"message": f"регистрация, {email}"})
             assert asked.json()["action"] == "ask_code", asked.text

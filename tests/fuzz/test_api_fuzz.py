@@ -36,6 +36,7 @@ EXPECTED_ROUTES = {
     "POST /ai/voice_upload",
     "POST /ai/tts",
     "GET /ai/tasks/{task_id}",
+    "GET /ai/messages",
     "POST /auth/forgot-password",
     "POST /auth/reset-password",
     "POST /auth/request-verify-token",
@@ -50,6 +51,10 @@ EXPECTED_ROUTES = {
     "GET /admin/leads",
     "GET /admin/leads.csv",
     "GET /admin/stats/funnel",
+    "POST /admin/conversations/{conversation_id}/take",
+    "POST /admin/conversations/{conversation_id}/reply",
+    "POST /admin/conversations/{conversation_id}/release",
+    "POST /admin/conversations/{conversation_id}/close",
 }
 
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Header
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.admin.console.service import Console
-from backend.core.dependencies import DbSession, get_db
+from backend.admin.console.service import Console, HandoffDesk
+from backend.auth.dependencies import CurrentUserOptional
+from backend.core.dependencies import DbSession, SettingsDep, get_db
 
 
 def get_console(db: DbSession) -> Console:
@@ -21,3 +23,20 @@ def get_streaming_console(db: Annotated[AsyncSession, Depends(get_db, scope="req
 
 ConsoleDep = Annotated[Console, Depends(get_console)]
 StreamingConsoleDep = Annotated[Console, Depends(get_streaming_console)]
+
+
+def get_handoff_desk(db: DbSession, settings: SettingsDep) -> HandoffDesk:
+    return HandoffDesk(db, settings)
+
+
+def current_manager(
+    user: CurrentUserOptional, x_admin_token: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> uuid.UUID | None:
+    """The superuser acting (the router's guard has checked them); none for a script with X-Admin-Token."""
+    if x_admin_token is not None or user is None:
+        return None
+    return user.id
+
+
+HandoffDeskDep = Annotated[HandoffDesk, Depends(get_handoff_desk)]
+ManagerDep = Annotated[uuid.UUID | None, Depends(current_manager)]

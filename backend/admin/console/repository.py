@@ -27,6 +27,7 @@ class ConversationFilter:
     registered: bool | None = None
     failed: bool | None = None
     q: str | None = None
+    handoff: str | None = None  # assistant | waiting | taken | closed
 
 
 def _failed_turn() -> ColumnElement[bool]:
@@ -71,6 +72,8 @@ def _conversations(filters: ConversationFilter, dialect: str) -> tuple[Select[An
             stats.c.messages,
             stats.c.fallbacks,
             ChatSession.funnel_stage,
+            ChatSession.handoff_state,
+            ChatSession.handoff_by,
         )
         .join(stats, stats.c.session_id == ChatSession.id)
         .outerjoin(User, User.id == ChatSession.user_id)
@@ -85,6 +88,8 @@ def _conversations(filters: ConversationFilter, dialect: str) -> tuple[Select[An
         )
     if filters.failed is not None:
         statement = statement.where(stats.c.fallbacks > 0 if filters.failed else stats.c.fallbacks == 0)
+    if filters.handoff is not None:
+        statement = statement.where(ChatSession.handoff_state == filters.handoff)
     if filters.scenario is not None:
         statement = statement.where(
             exists().where(Message.session_id == ChatSession.id, Message.scenario == filters.scenario)
@@ -130,7 +135,14 @@ async def scenarios_of(db: AsyncSession, session_ids: Sequence[uuid.UUID]) -> di
 
 async def conversation(db: AsyncSession, session_id: uuid.UUID) -> Any | None:
     statement = (
-        select(ChatSession.id, User.email, ChatSession.funnel_stage, ChatSession.created_at)
+        select(
+            ChatSession.id,
+            User.email,
+            ChatSession.funnel_stage,
+            ChatSession.created_at,
+            ChatSession.handoff_state,
+            ChatSession.handoff_by,
+        )
         .outerjoin(User, User.id == ChatSession.user_id)
         .where(ChatSession.id == session_id)
     )

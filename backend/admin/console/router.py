@@ -1,18 +1,26 @@
-"""``/admin/conversations…``, ``/admin/leads…``, ``/admin/stats/funnel``: the read-only operator console
-API (rules in ``service.py``, SQL in ``repository.py``); the same guard as ``/admin/users``."""
+"""``/admin/conversations…``, ``/admin/leads…``, ``/admin/stats/funnel``: the operator console API
+(read-only except a conversation's handoff: take, reply, release, close) (rules in ``service.py``, SQL in ``repository.py``); the same guard as ``/admin/users``."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from backend.admin.console.dependencies import ConsoleDep, StreamingConsoleDep
+from backend.admin.console.dependencies import ConsoleDep, HandoffDeskDep, ManagerDep, StreamingConsoleDep
 from backend.admin.console.repository import ConversationFilter
-from backend.admin.console.schemas import ConversationList, FunnelStats, LeadList, Transcript
+from backend.admin.console.schemas import (
+    ConversationList,
+    FunnelStats,
+    HandoffStatus,
+    LeadList,
+    ManagerReply,
+    PostedReply,
+    Transcript,
+)
 from backend.admin.dependencies import AdminOnly
 from backend.core.openapi import error_responses
 
@@ -25,6 +33,7 @@ router = APIRouter(
     ),
 )
 Limit = Annotated[int, Query(ge=1, le=200)]
+HandoffFilter = Literal["assistant", "waiting", "taken", "closed"]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
@@ -37,10 +46,13 @@ async def list_conversations(
     registered: Annotated[bool | None, Query(description="true: accounts only; false: guests only")] = None,
     failed: Annotated[bool | None, Query(description="true: some turn fell back or failed")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200, description="text in any message")] = None,
+    handoff: Annotated[HandoffFilter | None, Query(description="handoff state, e.g. waiting")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ConversationList:
-    filters = ConversationFilter(since=since, until=until, scenario=scenario, registered=registered, failed=failed, q=q)
+    filters = ConversationFilter(
+        since=since, until=until, scenario=scenario, registered=registered, failed=failed, q=q, handoff=handoff
+    )
     return await console.conversations(filters, limit, offset)
 
 
@@ -74,3 +86,37 @@ async def export_leads(console: StreamingConsoleDep) -> StreamingResponse:
 @router.get("/stats/funnel", response_model=FunnelStats)
 async def funnel_stats(console: ConsoleDep, days: Annotated[int, Query(ge=1, le=366)] = 30) -> FunnelStats:
     return await console.funnel(days)
+
+
+_NOT_FOUND = error_responses(404, descriptions={404: "CONVERSATION_NOT_FOUND"})
+
+
+@router.post(
+    "/conversations/{conversation_id}/take",
+    response_model=HandoffStatus,
+    responses=error_responses(404, 409, descriptions={404: "CONVERSATION_NOT_FOUND", 409: "CONVERSATION_TAKEN"}),
+)
+async def take_conversation(conversation_id: uuid.UUID, desk: HandoffDeskDep, manager: ManagerDep) -> HandoffStatus:
+    return await desk.take(conversation_id, manager)
+
+
+@router.post(
+    "/conversations/{conversation_id}/reply",
+    response_model=PostedReply,
+    status_code=status.HTTP_201_CREATED,
+    responses=_NOT_FOUND,
+)
+async def reply_to_conversation(
+    conversation_id: uuid.UUID, body: ManagerReply, desk: HandoffDeskDep, manager: ManagerDep
+) -> PostedReply:
+    return await desk.reply(conversation_id, manager, body.text)
+
+
+@router.post("/conversations/{conversation_id}/release", response_model=HandoffStatus, responses=_NOT_FOUND)
+async def release_conversation(conversation_id: uuid.UUID, desk: HandoffDeskDep) -> HandoffStatus:
+    return await desk.release(conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/close", response_model=HandoffStatus, responses=_NOT_FOUND)
+async def close_conversation(conversation_id: uuid.UUID, desk: HandoffDeskDep) -> HandoffStatus:
+    return await desk.close(conversation_id)

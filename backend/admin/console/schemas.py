@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from backend.core.inputs import StoredText
 
 
 class ConversationSummary(BaseModel):
@@ -16,6 +18,8 @@ class ConversationSummary(BaseModel):
     scenarios: list[str] = Field(description="scenarios of the conversation's turns, sorted")
     fallbacks: int = Field(description="assistant turns that fell back to the offline model or failed")
     funnel_stage: int | None
+    handoff_state: str = Field(description="assistant | waiting (for a human) | taken (by handoff_by) | closed")
+    handoff_by: uuid.UUID | None = Field(default=None, description="the manager who took it (null: X-Admin-Token)")
 
 
 class ConversationList(BaseModel):
@@ -38,6 +42,7 @@ class TranscriptMessage(BaseModel):
     fallback: bool | None = None
     fallback_reason: str | None = None
     latency_ms: float | None = None
+    manager: str | None = Field(default=None, description="the manager who wrote it (a user id, or admin-token)")
 
 
 class Transcript(BaseModel):
@@ -45,6 +50,8 @@ class Transcript(BaseModel):
     user_email: str | None
     funnel_stage: int | None
     created_at: datetime
+    handoff_state: str
+    handoff_by: uuid.UUID | None = None
     messages: list[TranscriptMessage]
 
 
@@ -86,3 +93,25 @@ class FunnelStats(BaseModel):
     scenarios: list[ScenarioShare]
     assistant_turns: int
     fallback_rate: float = Field(description="share of assistant turns that fell back or failed, 0..1")
+
+
+class ManagerReply(BaseModel):
+    text: StoredText = Field(min_length=1, max_length=4000, description="the manager's message to the visitor")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        return value
+
+
+class HandoffStatus(BaseModel):
+    id: uuid.UUID
+    handoff_state: str
+    handoff_by: uuid.UUID | None = None
+
+
+class PostedReply(BaseModel):
+    id: uuid.UUID
+    created_at: datetime

@@ -13,20 +13,25 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.admin.console import repository
-from backend.admin.console.exceptions import ConversationNotFound
+from backend.admin.console.exceptions import ConversationNotFound, ConversationTaken
 from backend.admin.console.repository import ConversationFilter
 from backend.admin.console.schemas import (
     ConversationList,
     ConversationSummary,
     FunnelDay,
     FunnelStats,
+    HandoffStatus,
     Lead,
     LeadList,
+    PostedReply,
     ScenarioShare,
     Transcript,
     TranscriptMessage,
 )
+from backend.chat import repository as chat_repository
+from backend.chat.handoff import Handoff
 from backend.chat.models import Message
+from backend.core.config import Settings
 
 CSV_COLUMNS = (
     "email",
@@ -59,6 +64,7 @@ def _turn(message: Message) -> TranscriptMessage:
             "fallback": bool(meta.get("fallback")),
             "fallback_reason": meta.get("fallback_reason"),
             "latency_ms": float(latency) if isinstance(latency, int | float) else None,
+            "manager": str(meta["manager"]) if meta.get("manager") else None,
         }
     )
 
@@ -108,6 +114,8 @@ class Console:
                     scenarios=scenarios.get(row.id, []),
                     fallbacks=int(row.fallbacks or 0),
                     funnel_stage=row.funnel_stage,
+                    handoff_state=row.handoff_state,
+                    handoff_by=row.handoff_by,
                 )
                 for row in rows
             ],
@@ -123,6 +131,8 @@ class Console:
             user_email=head.email,
             funnel_stage=head.funnel_stage,
             created_at=head.created_at,
+            handoff_state=head.handoff_state,
+            handoff_by=head.handoff_by,
             messages=[_turn(m) for m in messages],
         )
 
@@ -179,3 +189,42 @@ class Console:
             assistant_turns=total,
             fallback_rate=round(failed / total, 4) if total else 0.0,
         )
+
+
+class HandoffDesk:
+    """A manager's actions on one conversation (the caller's unit of work commits): take it (of two
+    managers at once exactly one wins, the other gets 409), reply, hand it back, close it."""
+
+    def __init__(self, db: AsyncSession, settings: Settings) -> None:
+        self._db = db
+        self._handoff = Handoff(db, settings)
+
+    async def _status(self, session_id: uuid.UUID) -> HandoffStatus:
+        head = await repository.conversation(self._db, session_id)
+        if head is None:
+            raise ConversationNotFound
+        return HandoffStatus(id=head.id, handoff_state=head.handoff_state, handoff_by=head.handoff_by)
+
+    async def take(self, session_id: uuid.UUID, manager_id: uuid.UUID | None) -> HandoffStatus:
+        await self._status(session_id)
+        if not await self._handoff.take(session_id, manager_id):
+            raise ConversationTaken
+        return await self._status(session_id)
+
+    async def reply(self, session_id: uuid.UUID, manager_id: uuid.UUID | None, text: str) -> PostedReply:
+        await self._status(session_id)
+        manager = str(manager_id) if manager_id is not None else "admin-token"
+        message = await chat_repository.add_message(
+            self._db, session_id=session_id, user_id=None, role="assistant", text=text, meta={"manager": manager}
+        )
+        return PostedReply(id=message.id, created_at=message.created_at)
+
+    async def release(self, session_id: uuid.UUID) -> HandoffStatus:
+        await self._status(session_id)
+        await self._handoff.release(session_id)
+        return await self._status(session_id)
+
+    async def close(self, session_id: uuid.UUID) -> HandoffStatus:
+        await self._status(session_id)
+        await self._handoff.close(session_id)
+        return await self._status(session_id)
