@@ -192,6 +192,22 @@
     }
   }
 
+  // After a reload the conversation so far comes back from the server (text only), and the page
+  // keeps listening when a manager is answering.
+  async function loadHistory() {
+    const response = await api("/ai/messages?limit=200");
+    if (!response.ok) return;
+    const page = await response.json();
+    for (const m of page.messages) {
+      lastMessageId = m.id;
+      if (m.manager || m.notice) shownManagerIds.add(m.id);
+      const msg = bubble(m.role === "user" ? "me" : "bot", m.text);
+      msg.classList.add("msg--history");
+      if (m.manager) msg.dataset.action = "manager";
+    }
+    if (page.handoff_state === "waiting" || page.handoff_state === "taken") watchManager();
+  }
+
   function watchManager() {
     if (managerWatch) return;
     const tick = async () => {
@@ -458,7 +474,7 @@
   const welcome = bubble("bot", "Здравствуйте! Я Лида, консультант Leadinc. Расскажу о тарифах и заявках, "
     + "покажу аналитику по вашей нише или помогу зарегистрироваться.");
   renderChips(welcome, ["Какие есть тарифы?", "Как вернуть деньги?", "Хочу зарегистрироваться"], "Быстрые вопросы");
-  refreshAccount(true).catch(() => {
+  refreshAccount(true).then(loadHistory).catch(() => {
     accountStatus.textContent = "Гость";
     showNotice("Нет связи с сервером. Проверьте подключение и обновите страницу.");
   });

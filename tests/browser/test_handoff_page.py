@@ -37,6 +37,16 @@ def test_a_manager_reply_reaches_the_open_page(page: Page, server: LiveServer, a
     expect(manager).to_have_attribute("data-action", "manager")
     page.screenshot(path=artifacts / "handoff-manager-reply.png")
 
+    # After a reload the conversation is still there, the manager's reply included, and the page keeps
+    # listening: a second reply arrives without another reload.
+    page.reload()
+    expect(page.locator(".msg--me").filter(has_text=f"Позовите менеджера, заказ {marker}")).to_have_count(1)
+    expect(bot_messages(page).filter(has_text=f"Менеджер Анна, {marker}")).to_have_count(1)
+    with httpx.Client(base_url=server.url, headers=TOKEN, timeout=10) as admin:
+        again = admin.post(f"/admin/conversations/{conversation['id']}/reply", json={"text": f"И ещё, {marker}"})
+        assert again.status_code == 201, again.text
+    expect(bot_messages(page).filter(has_text=f"И ещё, {marker}")).to_have_count(1, timeout=2500)
+
 
 def test_a_manager_takes_and_answers_from_the_console(
     browser: Browser, page: Page, server: LiveServer, artifacts: Path
