@@ -12,6 +12,7 @@ from backend.admin.service import UserAdmin
 from backend.auth.dependencies import CurrentUserOptional
 from backend.core.dependencies import DbSession, RedisDep, SettingsDep
 from backend.core.errors import Forbidden, Unauthorized
+from backend.core.openapi import error_responses
 
 
 def require_admin(
@@ -32,4 +33,8 @@ def get_user_admin(db: DbSession, settings: SettingsDep, redis: RedisDep) -> Use
 
 
 AdminOnly = Depends(require_admin)
+# The errors every admin route answers through ``AdminOnly`` (its routers declare them once).
+ADMIN_ERRORS = error_responses(
+    401, 403, descriptions={401: "NOT_AUTHENTICATED", 403: "ADMIN_REQUIRED, ADMIN_TOKEN_INVALID"}
+)
 UserAdminDep = Annotated[UserAdmin, Depends(get_user_admin)]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from backend.admin.dependencies import AdminOnly, UserAdminDep
+from backend.admin.dependencies import ADMIN_ERRORS, AdminOnly, UserAdminDep
 from backend.admin.schemas import DeletionReport, GrantRequest, UserDetail, UserList, UserSummary
 from backend.core.database import commit
 from backend.core.dependencies import DbSession
@@ -16,9 +16,7 @@ router = APIRouter(
     prefix="/admin",
     tags=["admin"],
     dependencies=[AdminOnly],
-    responses=error_responses(
-        401, 403, descriptions={401: "NOT_AUTHENTICATED", 403: "ADMIN_REQUIRED, ADMIN_TOKEN_INVALID"}
-    ),
+    responses=ADMIN_ERRORS,
 )
 Email = Annotated[str, Path(min_length=3, max_length=320, description="the account's e-mail")]
 _missing = error_responses(404, descriptions={404: "USER_NOT_FOUND"})

@@ -17,20 +17,20 @@ from backend.auth.mailer import MailDeliveryFailed
 from backend.auth.models import User
 from backend.core.celery import app_of, task
 
-NOTICE_RETRIES = 6  # backoff 2, 4, 8 … 64 s (jittered): about two minutes of SMTP trouble
-NOTICE_BACKOFF_MAX_SECONDS = 600
+# How every operator notice (this one, the handoff notice of ``chat.tasks``) survives SMTP trouble:
+# backoff 2, 4, 8 … 64 s (jittered), six retries: about two minutes.
+NOTICE_OPTIONS: dict[str, Any] = {
+    "autoretry_for": (MailDeliveryFailed,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 6,
+    "soft_time_limit": 60,
+    "time_limit": 90,
+}
 
 
-@task(
-    "auth.registration_notice",
-    autoretry_for=(MailDeliveryFailed,),
-    retry_backoff=2,
-    retry_backoff_max=NOTICE_BACKOFF_MAX_SECONDS,
-    retry_jitter=True,
-    max_retries=NOTICE_RETRIES,
-    soft_time_limit=60,
-    time_limit=90,
-)
+@task("auth.registration_notice", **NOTICE_OPTIONS)
 def registration_notice(self: Any, user_id: str) -> dict[str, Any]:
     app = app_of(self)
     settings = app.settings

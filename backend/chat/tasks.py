@@ -19,9 +19,9 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.auth.mailer import MailDeliveryFailed
 from backend.auth.models import User
 from backend.auth.sessions import SessionStore
+from backend.auth.tasks import NOTICE_OPTIONS
 from backend.chat import repository
 from backend.chat.handoff import tell_overdue
 from backend.chat.notices import NOTICE_TASK, send_handoff_notice
@@ -80,16 +80,7 @@ def retention(self: Any) -> dict[str, int]:
         return asdict(purge_guest_history(db, app.settings.RETENTION_GUEST_DAYS))
 
 
-@task(
-    NOTICE_TASK,
-    autoretry_for=(MailDeliveryFailed,),
-    retry_backoff=2,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=6,
-    soft_time_limit=60,
-    time_limit=90,
-)
+@task(NOTICE_TASK, **NOTICE_OPTIONS)
 def handoff_notice(self: Any, session_id: str, reason: str) -> dict[str, Any]:
     app = app_of(self)
     settings = app.settings

@@ -6,34 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from admin.support import PASSWORD, account_with_data, make_superuser, redis_states_naming, rows_of
 from fastapi import FastAPI
 
 from backend.core.config import Settings
-from helpers import ADMIN_TOKEN, client_for, derive_settings
+from helpers import ADMIN_TOKEN, client_for
 
 TOKEN = {"X-Admin-Token": ADMIN_TOKEN}
-
-
-@pytest.fixture
-def admin_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return derive_settings(settings, tmp_path, MEDIA_DIR=tmp_path / "media", RATE_LOGIN_IP="1000/minute")
-
-
-@pytest.fixture
-async def app(admin_settings: Settings, app_factory: Any) -> FastAPI:
-    return await app_factory(admin_settings)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> Any:
-    async with client_for(app) as http:
-        yield http
 
 
 async def as_user(app: FastAPI, cookies: httpx.Cookies, method: str, path: str, **kwargs: Any) -> httpx.Response:

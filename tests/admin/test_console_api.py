@@ -10,7 +10,6 @@ import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
 from backend.core.config import Settings
-from helpers import ADMIN_TOKEN, client_for, derive_settings
+from helpers import ADMIN_TOKEN, client_for
 
 TOKEN = {"X-Admin-Token": ADMIN_TOKEN}
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -31,22 +30,6 @@ ENDPOINTS = (
     "/admin/leads.csv",
     "/admin/stats/funnel",
 )
-
-
-@pytest.fixture
-def admin_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return derive_settings(settings, tmp_path, MEDIA_DIR=tmp_path / "media", RATE_LOGIN_IP="1000/minute")
-
-
-@pytest.fixture
-async def app(admin_settings: Settings, app_factory: Any) -> FastAPI:
-    return await app_factory(admin_settings)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> Any:
-    async with client_for(app) as http:
-        yield http
 
 
 def assistant_meta(scenario: str, *, fallback: bool = False, action: str = "reply") -> dict[str, Any]:

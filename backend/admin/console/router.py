@@ -21,16 +21,14 @@ from backend.admin.console.schemas import (
     PostedReply,
     Transcript,
 )
-from backend.admin.dependencies import AdminOnly
+from backend.admin.dependencies import ADMIN_ERRORS, AdminOnly
 from backend.core.openapi import error_responses
 
 router = APIRouter(
     prefix="/admin",
     tags=["admin"],
     dependencies=[AdminOnly],
-    responses=error_responses(
-        401, 403, descriptions={401: "NOT_AUTHENTICATED", 403: "ADMIN_REQUIRED, ADMIN_TOKEN_INVALID"}
-    ),
+    responses=ADMIN_ERRORS,
 )
 Limit = Annotated[int, Query(ge=1, le=200)]
 HandoffFilter = Literal["assistant", "waiting", "taken", "closed"]
