@@ -26,10 +26,6 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     trial_ends_at: Mapped[datetime | None]
     subscription_ends_at: Mapped[datetime | None]
 
-    def has_active_access(self, now: datetime | None = None) -> bool:
-        moment = now or utcnow()
-        return any(end is not None and end > moment for end in (self.trial_ends_at, self.subscription_ends_at))
-
 
 class ChatSession(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "chat_sessions"
