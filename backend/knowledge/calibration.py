@@ -5,12 +5,16 @@ of different models live on different scales), with scikit-learn; here they are 
 numpy, so the product does not need scikit-learn at run time. An entry holds:
 
 * ``router``: a multinomial logistic regression over routing features (scenario probabilities);
+* ``faq_ranker``: a logistic regression over each candidate article's evidence
+  (``faq_ranking.FEATURES``): the probability that it answers the question, which orders the hits;
 * ``answer_gate`` + ``gate_threshold``: a logistic regression telling whether the best FAQ hits
   answer the question at all;
 * ``source_ratio``: a further article is shown as a source when its fused score is at least this
   share of the first one's;
-* ``niche_lead``: the shortlist's first niche is answered outright when its fused score leads the
-  second by at least this share.
+* ``niche_ranker``: a logistic regression over each candidate niche's evidence
+  (``niches.RANKER_FEATURES``): the probability that it is the niche the visitor means;
+* ``niche_lead``: the first candidate is answered outright when its probability leads the second's
+  by at least this much.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 MAX_SOURCES = 3
 ANSWERED = "answer"  # the answer gate's positive class
+RIGHT_ARTICLE = "right"  # the FAQ ranker's positive class
+RIGHT_NICHE = "right"  # the niche ranker's positive class
 GATE_HITS = 3
 
 
@@ -78,18 +84,22 @@ class LinearModel:
 @dataclass(frozen=True)
 class Calibration:
     router: LinearModel | None = None
+    faq_ranker: LinearModel | None = None
     answer_gate: LinearModel | None = None
     gate_threshold: float = 0.5
     source_ratio: float = 1.0  # 1.0: only the first article
+    niche_ranker: LinearModel | None = None
     niche_lead: float | None = None  # None: never answer from the shortlist
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Calibration:
         return cls(
             router=LinearModel.from_dict(raw["router"]) if raw.get("router") else None,
+            faq_ranker=LinearModel.from_dict(raw["faq_ranker"]) if raw.get("faq_ranker") else None,
             answer_gate=LinearModel.from_dict(raw["answer_gate"]) if raw.get("answer_gate") else None,
             gate_threshold=float(raw.get("gate_threshold", 0.5)),
             source_ratio=float(raw.get("source_ratio", 1.0)),
+            niche_ranker=LinearModel.from_dict(raw["niche_ranker"]) if raw.get("niche_ranker") else None,
             niche_lead=float(raw["niche_lead"]) if raw.get("niche_lead") is not None else None,
         )
 
@@ -130,10 +140,12 @@ def load_calibration(path: Path, model_id: str) -> Calibration:
 
 
 def gate_features(found: FaqResult) -> dict[str, float]:
-    """The answer gate's inputs: the raw evidence of the best hits (dense cosine, BM25, the share of
-    the question's words an article holds) and how much of the question the FAQ knows at all."""
+    """The answer gate's inputs: the first hit's ranker score, the raw evidence of the best hits (dense
+    cosine, BM25, the share of the question's words an article holds) and how much of the question
+    the FAQ knows at all."""
     top = found.hits[:GATE_HITS]
     return {
+        "score": top[0].score,  # with a fitted FAQ ranker, the probability that the first hit is right
         "dense": max(h.dense for h in top),
         "lexical": float(np.log1p(max(max(h.lexical for h in top), 0.0))),
         "coverage": max(h.coverage for h in top),

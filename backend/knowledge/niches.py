@@ -7,21 +7,24 @@ around the niche (``chat_words``); spell-correct words the niche names never use
 3. a title or alias whose every word is in the message, with at most one word to spare; or the
    unique longest title or alias standing word for word in a longer message, no other word of which
    is in another niche's name;
-4. a clear semantic match over title/alias/summary vectors that the fuzzy ranking does not contradict
-   (not when the message names two niches);
-5. the first niche of the fused ranking (name words, semantic, fuzzy) when it leads the second by
-   the calibrated share (``niche_lead`` in ``scenario/calibration.json``, fitted on corpus A) and
-   the message does not name two niches;
-otherwise that ranking as a shortlist.
+4. with a fitted niche ranker (``niche_ranker`` in ``scenario/calibration.json``): every candidate
+   of the semantic, BM25, name-word and fuzzy rankings gets the probability that it is the niche
+   meant; the first is answered when its probability leads the second's by the fitted
+   ``niche_lead`` and the message does not name two niches;
+   without one: a clear semantic match over title/alias/summary vectors that the fuzzy ranking
+   does not contradict (not when the message names two niches);
+otherwise the ranking as a shortlist.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
+from backend.knowledge.calibration import RIGHT_NICHE, LinearModel
 from backend.knowledge.chat_words import REQUEST_FORMS
 from backend.knowledge.hybrid import rrf
 from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
@@ -46,6 +49,11 @@ RELATED_CACHE = 20_000  # message terms remembered by _related_niches
 SPARE_WORDS = 1  # words of the message beyond a fully contained name ("ремонт квартир в москве")
 
 SemanticSearch = Callable[[str, int], list[tuple[str, float]]]  # text -> [(niche, cosine)], best first
+LexicalSearch = Callable[[str, int], list[tuple[str, float]]]  # text -> [(niche, BM25)], best first
+RANKER_FEATURES = (
+    "semantic", "semantic_gap", "semantic_rank", "lexical", "lexical_share", "lexical_rank",
+    "name_share", "named_rank", "fuzzy", "fuzzy_rank",
+)  # fmt: skip
 
 
 def _niche_words(text: str) -> list[str]:
@@ -66,10 +74,19 @@ class _Name:
 
 
 class NicheResolver:
-    def __init__(self, records: list[NicheRecord], semantic: SemanticSearch, lead: float | None = None) -> None:
+    def __init__(
+        self,
+        records: list[NicheRecord],
+        semantic: SemanticSearch,
+        lexical: LexicalSearch | None = None,
+        ranker: LinearModel | None = None,
+        lead: float | None = None,
+    ) -> None:
         self._records = {r.niche: r for r in records}
-        self._lead = lead  # calibrated: answer the shortlist's first niche when it leads by this share
+        self.ranker = ranker  # fitted: the probability that a candidate is the niche meant
+        self.lead = lead  # fitted: answer the first candidate when its probability leads the second's by this
         self._semantic = semantic
+        self._lexical = lexical or (lambda _text, _k: [])
         self._names: list[_Name] = []
         self._exact: dict[str, str] = {}
         self.speller = Speller(w for r in records for name in [r.niche, *r.aliases] for w in _niche_words(name))
@@ -220,17 +237,32 @@ class NicheResolver:
         contained = self._contained(terms) or self._contiguous(runs, terms)
         if contained:
             return NicheResolution(niche=contained, method="fuzzy", show=show)
+        multiple = len(runs) > 1  # a message naming two niches is a choice for the visitor
         fuzzy = self._fuzzy(key, SHORTLIST)
         semantic = self._semantic(" ".join(to_cyrillic(text).split()), SHORTLIST)
         if (
             semantic
-            and len(runs) < 2  # a message naming two niches is a choice for the visitor
+            and not multiple
             and semantic[0][1] >= SEMANTIC_CONFIDENT
             and (len(semantic) == 1 or semantic[0][1] - semantic[1][1] >= SEMANTIC_MARGIN)
         ):
             top_fuzzy = {n for n, s in fuzzy[:3] if s >= 70}
             if not top_fuzzy or semantic[0][0] in top_fuzzy:
                 return NicheResolution(niche=semantic[0][0], method="semantic", show=show)
+        if self.ranker is not None:
+            scored = sorted(
+                (
+                    (n, self.ranker.probabilities(f)[RIGHT_NICHE])
+                    for n, f in self._features(text, terms, semantic, fuzzy).items()
+                ),
+                key=lambda item: item[1],
+                reverse=True,
+            )[:SHORTLIST]
+            hits = [NicheHit(niche=n, category=self.category(n), score=round(p, 5)) for n, p in scored]
+            lead = scored[0][1] - scored[1][1] if len(scored) > 1 else (scored[0][1] if scored else 0.0)
+            if self.lead is not None and not multiple and hits and lead >= self.lead:
+                return NicheResolution(niche=hits[0].niche, method="ranked", lead=round(lead, 5), show=show)
+            return NicheResolution(candidates=hits, lead=round(lead, 5), show=show)
         # Name words found in the message rank niches too; they lead when the semantic ranking
         # recognises nothing (a long message around one niche word), and only assist otherwise.
         named = [n for n, share in self._term_ranking(terms) if share >= 0.5]
@@ -241,6 +273,41 @@ class NicheResolver:
         )
         hits = [NicheHit(niche=n, category=self.category(n), score=round(s, 5)) for n, s in fused[:SHORTLIST]]
         lead = (fused[0][1] - fused[1][1]) / fused[0][1] if len(fused) > 1 else (1.0 if fused else 0.0)
-        if self._lead is not None and len(runs) < 2 and hits and lead >= self._lead:
-            return NicheResolution(niche=hits[0].niche, method="ranked", lead=round(lead, 5), show=show)
         return NicheResolution(candidates=hits, lead=round(lead, 5), show=show)
+
+    def candidates(self, text: str) -> dict[str, dict[str, float]]:
+        """The niche ranker's features of every candidate (for fitting it on a labelled corpus)."""
+        terms = niche_terms(text, self.speller)
+        key = " ".join(terms)
+        semantic = self._semantic(" ".join(to_cyrillic(text).split()), SHORTLIST)
+        return self._features(text, terms, semantic, self._fuzzy(key, SHORTLIST) if key else [])
+
+    def _features(
+        self, text: str, terms: list[str], semantic: list[tuple[str, float]], fuzzy: list[tuple[str, float]]
+    ) -> dict[str, dict[str, float]]:
+        """Every candidate of the semantic, BM25, name-word and fuzzy rankings, with scores comparable
+        across corpora (cosines, shares, fuzzy ratios) and ranks."""
+        lexical = self._lexical(text, SHORTLIST)
+        named = self._term_ranking(terms)[:SHORTLIST]
+        floor = min((c for _, c in semantic), default=0.0)
+        best_semantic = semantic[0][1] if semantic else 0.0
+        best_lexical = lexical[0][1] if lexical else 0.0
+        ranks = [{n: 1.0 / (1 + r) for r, (n, _) in enumerate(found)} for found in (semantic, lexical, named, fuzzy)]
+        values = [dict(found) for found in (semantic, lexical, named, fuzzy)]
+        found: dict[str, dict[str, float]] = {}
+        for niche in dict.fromkeys(n for ranking in (semantic, lexical, named, fuzzy) for n, _ in ranking):
+            cosine = values[0].get(niche, floor)
+            bm25 = values[1].get(niche, 0.0)
+            found[niche] = {
+                "semantic": cosine,
+                "semantic_gap": cosine - best_semantic,
+                "semantic_rank": ranks[0].get(niche, 0.0),
+                "lexical": math.log1p(bm25),
+                "lexical_share": bm25 / best_lexical if best_lexical > 0 else 0.0,
+                "lexical_rank": ranks[1].get(niche, 0.0),
+                "name_share": values[2].get(niche, 0.0),
+                "named_rank": ranks[2].get(niche, 0.0),
+                "fuzzy": values[3].get(niche, 0.0) / 100,
+                "fuzzy_rank": ranks[3].get(niche, 0.0),
+            }
+        return found

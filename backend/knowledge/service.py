@@ -21,11 +21,12 @@ import numpy as np
 import redis
 
 from backend.core.config import Settings
-from backend.knowledge.calibration import load_calibration
+from backend.knowledge.calibration import RIGHT_ARTICLE, Calibration, load_calibration
 from backend.knowledge.chat_words import QUESTION_WORDS, REQUEST_FORMS
 from backend.knowledge.corpus import parse_faq
 from backend.knowledge.embeddings import Embedder, build_embedder
 from backend.knowledge.exceptions import ArticleNotFound, IndexMismatch, IndexMissing
+from backend.knowledge.faq_ranking import candidate_features
 from backend.knowledge.hybrid import normalise, rrf, weighted_sum
 from backend.knowledge.index_files import IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
@@ -77,6 +78,7 @@ class _Generation:
     niche_lexical: LexicalIndex
     resolver: NicheResolver
     faq_stems: dict[str, frozenset[str]]  # every word stem of each article (title, summary, tags, text)
+    faq_head_stems: dict[str, frozenset[str]]  # the stems of each article's title, tags and summary
     faq_vocabulary: frozenset[str]  # the union of faq_stems
     # Niche resolution runs on every analytics turn, so the analytics unit vectors (a few MB) are
     # searched in memory, well under a millisecond, instead of a Chroma round trip each time.
@@ -86,6 +88,8 @@ class _Generation:
     # search in memory costs microseconds where a Chroma query costs milliseconds.
     faq_vectors: np.ndarray | None = None
     faq_vector_keys: list[str] = field(default_factory=list)  # the article of each row
+    faq_vector_kinds: list[str] = field(default_factory=list)  # the unit kind of each row (title, summary, body)
+    faq_rows: dict[str, list[int]] = field(default_factory=dict)  # the rows of each article
     faq_exact: bool | None = None  # None: not decided yet (the store was unreachable)
     lookups: Memo[FaqResult] = field(default_factory=lambda: Memo(MEMO_SIZE))
     resolutions: Memo[NicheResolution] = field(default_factory=lambda: Memo(MEMO_SIZE))
@@ -117,6 +121,17 @@ class KnowledgeBase:
     async def aclose(self) -> None:
         return None
 
+    def recalibrate(self, calibration: Calibration) -> None:
+        """Apply other fitted decisions from now on (``scripts.eval.calibrate`` fits them in stages);
+        what the generation remembered under the old ones is dropped."""
+        self.calibration = calibration
+        generation = self._generation
+        if generation is not None:
+            generation.lookups = Memo(MEMO_SIZE)
+            generation.resolutions = Memo(MEMO_SIZE)
+            generation.resolver.ranker = calibration.niche_ranker
+            generation.resolver.lead = calibration.niche_lead
+
     # --- generations ------------------------------------------------------------------------------
     def _load(self, manifest: Manifest, mtime: float) -> _Generation:
         if manifest.model_id != self.embedder.model_id:
@@ -131,6 +146,9 @@ class KnowledgeBase:
         def semantic(text: str, k: int) -> list[tuple[str, float]]:
             return self._semantic_niches(generation, text, k)
 
+        def lexical(text: str, k: int) -> list[tuple[str, float]]:
+            return [(generation.niches[i].niche, score) for i, score in generation.niche_lexical.search(text, k)]
+
         generation = _Generation(
             manifest=manifest,
             mtime=mtime,
@@ -140,8 +158,11 @@ class KnowledgeBase:
             niches=niches,
             niche_by_name={r.niche: r for r in niches},
             niche_lexical=LexicalIndex.load(directory / "analytics_bm25", len(niches)),
-            resolver=NicheResolver(niches, semantic, lead=self.calibration.niche_lead),
+            resolver=NicheResolver(
+                niches, semantic, lexical, ranker=self.calibration.niche_ranker, lead=self.calibration.niche_lead
+            ),
             faq_stems=(faq_stems := {r.article_id: _article_stems(r) for r in faq}),
+            faq_head_stems={r.article_id: _content_stems(" ".join([r.title, *r.tags, r.summary])) for r in faq},
             faq_vocabulary=frozenset().union(*faq_stems.values()),
         )
         self._niche_space(generation)  # fetch the niche vectors now, not on the first question
@@ -216,18 +237,31 @@ class KnowledgeBase:
                     self._query_vectors.popitem(last=False)
         return np.stack([found[key] for key in keys])
 
-    def _dense(self, collection: str, text: str, n_units: int) -> list[tuple[str, float]]:
+    def _dense_units(self, gen: _Generation, text: str) -> tuple[dict[str, dict[str, float]], float]:
+        """The nearest FAQ units pooled per article and unit kind (article -> kind -> best cosine),
+        and the lowest cosine retrieved. In memory, the candidates' every unit is scored; from
+        Chroma, only the ``DENSE_UNITS`` nearest."""
         vector = self.encode_queries([text])[0]
-        try:
-            dense_hits = self.store.query(collection, vector, n_units)
-        except VectorStoreUnavailable as exc:  # degrade to the lexical half; /health reports the store down
-            logger.warning("vector store unavailable, lexical retrieval only", extra={"error": exc.detail})
-            return []
-        best: dict[str, float] = {}
-        for hit in dense_hits:
-            key = str(hit.metadata.get("key"))
-            best[key] = max(best.get(key, -1.0), 1.0 - hit.distance)
-        return sorted(best.items(), key=lambda item: item[1], reverse=True)
+        vectors, keys = self._faq_space(gen)
+        if keys:
+            similarities = vectors @ vector
+            nearest = np.argsort(-similarities)[:DENSE_UNITS]
+            rows = [row for key in dict.fromkeys(keys[r] for r in nearest) for row in gen.faq_rows[key]]
+            units = [(keys[r], gen.faq_vector_kinds[r], float(similarities[r])) for r in rows]
+            floor = float(similarities.min())
+        else:
+            try:
+                dense_hits = self.store.query(gen.manifest.faq_collection, vector, DENSE_UNITS)
+            except VectorStoreUnavailable as exc:  # degrade to the lexical half; /health reports the store down
+                logger.warning("vector store unavailable, lexical retrieval only", extra={"error": exc.detail})
+                return {}, 0.0
+            units = [(str(h.metadata.get("key")), str(h.metadata.get("kind")), 1.0 - h.distance) for h in dense_hits]
+            floor = min((cosine for _, _, cosine in units), default=0.0)
+        by_kind: dict[str, dict[str, float]] = {}
+        for key, kind, cosine in units:
+            kinds = by_kind.setdefault(key, {})
+            kinds[kind] = max(kinds.get(kind, -1.0), cosine)
+        return by_kind, floor
 
     def _semantic(
         self, vectors: np.ndarray, keys: list[str], text: str, k: int, units: int | None = None
@@ -253,6 +287,9 @@ class KnowledgeBase:
                 if gen.faq_exact:
                     metadatas, gen.faq_vectors = self.store.vectors(name)
                     gen.faq_vector_keys = [str(m.get("key")) for m in metadatas]
+                    gen.faq_vector_kinds = [str(m.get("kind")) for m in metadatas]
+                    for row, key in enumerate(gen.faq_vector_keys):
+                        gen.faq_rows.setdefault(key, []).append(row)
             except VectorStoreUnavailable as exc:
                 gen.faq_exact = None
                 logger.warning("vector store unavailable, FAQ vectors not loaded", extra={"error": exc.detail})
@@ -279,23 +316,30 @@ class KnowledgeBase:
     def _faq_search(
         self, gen: _Generation, query: str, n: int, exclude: str | None, mode: str = "hybrid"
     ) -> list[FaqHit]:
-        dense: list[tuple[str, float]] = []
+        by_kind: dict[str, dict[str, float]] = {}
+        floor = 0.0
         lexical: list[tuple[str, float]] = []
         if mode != "lexical":
-            vectors, keys = self._faq_space(gen)
-            if keys:
-                dense = self._semantic(vectors, keys, query, len(keys), units=DENSE_UNITS)
-            else:
-                dense = self._dense(gen.manifest.faq_collection, query, DENSE_UNITS)
+            by_kind, floor = self._dense_units(gen, query)
+        dense = sorted(((a, max(kinds.values())) for a, kinds in by_kind.items()), key=lambda i: i[1], reverse=True)
         if mode != "dense":
             lexical = [(gen.faq[i].article_id, score) for i, score in gen.faq_lexical.search(query, LEXICAL_POOL)]
-        if mode == "hybrid":
+        wanted = _content_stems(query)
+        ranker = self.calibration.faq_ranker
+        if mode == "hybrid" and ranker is not None and dense:
+            # The fitted ranker: the probability that each candidate answers the question.
+            features = candidate_features(by_kind, dict(lexical), wanted, gen.faq_stems, gen.faq_head_stems, floor)
+            fused = sorted(
+                ((a, ranker.probabilities(f)[RIGHT_ARTICLE]) for a, f in features.items()),
+                key=lambda item: item[1],
+                reverse=True,
+            )
+        elif mode == "hybrid":
             # Convex fusion: dense cosines scaled over the retrieved pool, BM25 scaled by its best score.
             fused = weighted_sum([normalise(dense), normalise(lexical, floor=0.0)], [DENSE_WEIGHT, 1 - DENSE_WEIGHT])
         else:
             fused = dense or lexical
         raw_dense, raw_lexical = dict(dense), dict(lexical)
-        wanted = _content_stems(query)
         hits = []
         for article_id, score in fused:
             if article_id == exclude or article_id not in gen.faq_by_id:
@@ -316,6 +360,18 @@ class KnowledgeBase:
                 )
             )
         return hits[:n]
+
+    def faq_candidates(self, query: str) -> dict[str, dict[str, float]]:
+        """The FAQ ranker's features of every candidate article (for fitting it on a labelled corpus)."""
+
+        def collect(gen: _Generation) -> dict[str, dict[str, float]]:
+            by_kind, floor = self._dense_units(gen, query)
+            lexical = dict((gen.faq[i].article_id, s) for i, s in gen.faq_lexical.search(query, LEXICAL_POOL))
+            wanted = _content_stems(query)
+            return candidate_features(by_kind, lexical, wanted, gen.faq_stems, gen.faq_head_stems, floor)
+
+        found: dict[str, dict[str, float]] = self._with_retry(collect)
+        return found
 
     def _signals(self, gen: _Generation, text: str) -> QuerySignals:
         found = self._faq_lookup(gen, text, SIGNAL_HITS, None)
@@ -395,6 +451,11 @@ class KnowledgeBase:
         return gen.resolutions.get(
             (text, show), lambda: gen.resolver.resolve(text, show), keep=lambda _: gen.niche_vectors is not None
         )
+
+    def niche_candidates(self, text: str) -> dict[str, dict[str, float]]:
+        """The niche ranker's features of every candidate niche (for fitting it on a labelled corpus)."""
+        found: dict[str, dict[str, float]] = self._with_retry(lambda g: g.resolver.candidates(text))
+        return found
 
     async def analytics_titles_search(self, query: str, n_results: int = 5) -> list[NicheHit]:
         n = max(3, min(n_results, 25))

@@ -26,20 +26,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_predict
 
 from backend.assistant.factory import build_offline_model
 from backend.assistant.funnel import FunnelState, looks_like_funnel_answer
 from backend.assistant.offline.router import FEATURES, SCENARIOS, Route
 from backend.core.config import ROOT_DIR, Settings
-from backend.knowledge.calibration import MAX_SOURCES, LinearModel, gate_features
+from backend.knowledge.calibration import (
+    MAX_SOURCES,
+    RIGHT_ARTICLE,
+    RIGHT_NICHE,
+    Calibration,
+    LinearModel,
+    gate_features,
+)
+from backend.knowledge.faq_ranking import FEATURES as FAQ_RANKER_FEATURES
 from backend.knowledge.indexer import build_index
+from backend.knowledge.niches import RANKER_FEATURES as NICHE_RANKER_FEATURES
 from backend.knowledge.service import KnowledgeBase
 from scripts.eval.chat_eval import EMBEDDERS
 from scripts.eval.routing_eval import context_of
@@ -47,11 +57,12 @@ from scripts.eval.routing_eval import context_of
 DATA = ROOT_DIR / "tests" / "assistant" / "data"
 KNOWLEDGE_DATA = ROOT_DIR / "tests" / "knowledge" / "data"
 ROUTING_FILES = [DATA / "routing_eval.yaml", DATA / "routing_eval_extra.yaml", DATA / "unanswerable_a.yaml"]
+CORPUS_C = ROOT_DIR / "eval" / "corpus_c"
 OUT = ROOT_DIR / "scenario" / "calibration.json"
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 MAX_REFUSED = 0.03
 SOURCE_GAIN = 0.9
-LEAD_SAFETY = 1.25
+LEAD_MARGIN = 0.05
 SEED = 7
 
 
@@ -91,11 +102,171 @@ def _fit(x: np.ndarray, y: np.ndarray, features: tuple[str, ...]) -> tuple[Linea
     return model, report
 
 
-async def _router(kb: KnowledgeBase) -> tuple[LinearModel, dict[str, Any]]:
-    offline = build_offline_model(kb, kb.encode_queries)
+@dataclass(frozen=True)
+class TrainingCorpus:
+    """One labelled corpus the decisions are fitted on (its own index, its own messages)."""
+
+    name: str
+    faq: Path
+    niches: Path
+    routing: list[dict[str, Any]]  # {text, scenario, state?, niche?}: every labelled message
+    faq_queries: list[tuple[str, tuple[str, ...]]]  # answerable questions and their right articles
+    answered: list[str]  # answerable questions (with or without an article label)
+    unanswerable: list[str]  # in-domain questions no article answers
+    niche_queries: list[tuple[str, str]]  # niche requests and their niche
+
+
+def _labels(case: dict[str, Any]) -> tuple[str, ...]:
+    ids = case.get("article_ids") or ([case["article_id"]] if case.get("article_id") else [])
+    return tuple(str(i) for i in ids)
+
+
+def corpus_a() -> TrainingCorpus:
+    routing = [case for path in ROUTING_FILES for case in _yaml(path)]
+    retrieval = _yaml(KNOWLEDGE_DATA / "faq_queries.yaml")["queries"]
+    niche_sets = [
+        _yaml(KNOWLEDGE_DATA / name)["queries"] for name in ("niche_queries.yaml", "niche_calibration_a.yaml")
+    ]
+    return TrainingCorpus(
+        name="a",
+        faq=ROOT_DIR / "faq",
+        niches=ROOT_DIR / "analytic" / "niches",
+        routing=routing,
+        faq_queries=[(q["query"], (str(q["article_id"]),)) for q in retrieval]
+        + [(c["text"], _labels(c)) for c in routing if c["scenario"] == "FAQ" and _labels(c)],
+        answered=[q["query"] for q in retrieval]
+        + [c["text"] for c in _yaml(DATA / "routing_eval.yaml") if c["scenario"] == "FAQ"],
+        unanswerable=[c["text"] for c in _yaml(DATA / "unanswerable_a.yaml")],
+        niche_queries=[(q["query"], q["niche"]) for queries in niche_sets for q in queries]
+        + [(c["text"], c["niche"]) for c in routing if c.get("niche")],
+    )
+
+
+def corpus_c() -> TrainingCorpus:
+    """Corpus C (``eval/corpus_c``): a second training corpus in corpus B's label format."""
+    routing = _yaml(CORPUS_C / "messages.yaml")
+    faq = [c for c in routing if c["scenario"] == "FAQ"]
+    return TrainingCorpus(
+        name="c",
+        faq=CORPUS_C / "faq",
+        niches=CORPUS_C / "niches",
+        routing=routing,
+        faq_queries=[(c["text"], _labels(c)) for c in faq if _labels(c)],
+        answered=[c["text"] for c in faq if c.get("answerable", True)],
+        unanswerable=[c["text"] for c in faq if c.get("answerable", True) is False],
+        niche_queries=[(c["text"], c["niche"]) for c in routing if c.get("niche")],
+    )
+
+
+def _fit_ranker(
+    rows: list[list[float]], labels: list[str], groups: list[int], features: tuple[str, ...]
+) -> tuple[LinearModel, dict[str, Any], np.ndarray]:
+    """A pointwise ranker: logistic regression over (question, candidate) rows, positive class
+    "right". C is chosen by the cross-validated share of questions whose best candidate is right,
+    with folds by question; also returns each row's out-of-fold probability of being right."""
+    x, y, g = np.array(rows), np.array(labels), np.array(groups)
+    mean, scale = _standardise(x)
+    z = (x - mean) / scale
+    questions = np.unique(g)
+
+    def top1(right: np.ndarray) -> float:
+        return sum(y[np.flatnonzero(g == q)[np.argmax(right[g == q])]] == "right" for q in questions) / len(questions)
+
+    best: tuple[float, float, np.ndarray] | None = None
+    for c in C_GRID:
+        estimator = LogisticRegression(C=c, max_iter=5000)
+        # classes sort as ("right", "wrong"): column 0 is the probability of "right"
+        oof = cross_val_predict(estimator, z, y, cv=GroupKFold(n_splits=5), groups=g, method="predict_proba")[:, 0]
+        accuracy = top1(oof)
+        if best is None or accuracy > best[1]:
+            best = (c, accuracy, oof)
+    assert best is not None
+    estimator = LogisticRegression(C=best[0], max_iter=5000).fit(z, y)
+    model = LinearModel(features, tuple(str(c) for c in estimator.classes_), mean, scale,
+                        estimator.coef_, estimator.intercept_)  # fmt: skip
+    report = {"C": best[0], "cv_hit_at_1": round(best[1], 3),
+              "in_sample_hit_at_1": round(top1(estimator.predict_proba(z)[:, 0]), 3),
+              "questions": len(questions), "rows": len(rows)}  # fmt: skip
+    return model, report, best[2]
+
+
+async def _faq_ranker(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[LinearModel, dict[str, Any]]:
+    """The FAQ ranker, on every labelled answerable question of the training corpora."""
+    rows: list[list[float]] = []
+    labels: list[str] = []
+    groups: list[int] = []
+    fusion_right = 0  # the hand-set convex fusion the ranker replaces, on the same questions
+    question = 0
+    for corpus, kb in corpora:
+        for text, right in corpus.faq_queries:
+            question += 1
+            fusion_right += [h.article_id for h in await kb.faq_search(text, 1)] in ([r] for r in right)
+            for article, values in (await asyncio.to_thread(kb.faq_candidates, text)).items():
+                rows.append([values[name] for name in FAQ_RANKER_FEATURES])
+                labels.append(RIGHT_ARTICLE if article in right else "wrong")
+                groups.append(question)
+    model, report, _ = _fit_ranker(rows, labels, groups, FAQ_RANKER_FEATURES)
+    report["fusion_hit_at_1"] = round(fusion_right / question, 3)
+    return model, report
+
+
+async def _niche_ranker(
+    corpora: list[tuple[TrainingCorpus, KnowledgeBase]],
+) -> tuple[LinearModel, dict[str, Any], dict[str, tuple[float, bool]]]:
+    """The niche ranker, on every labelled niche request. Also returns, per request, the out-of-fold
+    lead of its first candidate over the second and whether that first one is right, for ``_niche_lead``."""
+    rows: list[list[float]] = []
+    labels: list[str] = []
+    groups: list[int] = []
+    owners: list[tuple[str, str]] = []  # (request, candidate) of each row
+    question = 0
+    for corpus, kb in corpora:
+        for text, niche in corpus.niche_queries:
+            question += 1
+            for candidate, values in (await asyncio.to_thread(kb.niche_candidates, text)).items():
+                rows.append([values[name] for name in NICHE_RANKER_FEATURES])
+                labels.append(RIGHT_NICHE if candidate == niche else "wrong")
+                groups.append(question)
+                owners.append((text, candidate))
+    model, report, oof = _fit_ranker(rows, labels, groups, NICHE_RANKER_FEATURES)
+    by_request: dict[str, list[tuple[float, bool]]] = {}
+    for (text, _), p, label in zip(owners, oof, labels, strict=True):
+        by_request.setdefault(text, []).append((float(p), label == RIGHT_NICHE))
+    leads = {}
+    for text, scored in by_request.items():
+        scored.sort(reverse=True)
+        second = scored[1][0] if len(scored) > 1 else 0.0
+        leads[text] = (scored[0][0] - second, scored[0][1])
+    return model, report, leads
+
+
+async def _niche_lead(
+    corpora: list[tuple[TrainingCorpus, KnowledgeBase]], leads: dict[str, tuple[float, bool]]
+) -> tuple[float | None, dict[str, Any]]:
+    """The lead at which the ranker's first niche is answered: above the out-of-fold lead of every
+    wrong first candidate among the requests the exact and fuzzy steps leave to the ranker, plus
+    ``LEAD_MARGIN``."""
+    right, wrong = [], []
+    for corpus, kb in corpora:
+        for text, _ in corpus.niche_queries:
+            resolution = await kb.resolve_niche(text)
+            if resolution.niche is None and resolution.candidates and text in leads:
+                lead, first_right = leads[text]
+                (right if first_right else wrong).append(lead)
+    if not right:
+        return None, {"ranked": len(wrong)}
+    lead = round(min(1.0, (max(wrong) if wrong else 0.0) + LEAD_MARGIN), 4)
+    report = {"ranked": len(right) + len(wrong), "first_right": len(right), "first_wrong": len(wrong),
+              "lead": lead, "would_answer_right": sum(v >= lead for v in right),
+              "would_answer_wrong": sum(v >= lead for v in wrong)}  # fmt: skip
+    return lead, report
+
+
+async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[LinearModel, dict[str, Any]]:
     rows, labels = [], []
-    for path in ROUTING_FILES:
-        for case in _yaml(path):
+    for corpus, kb in corpora:
+        offline = build_offline_model(kb, kb.encode_queries)
+        for case in corpus.routing:
             state = dict(case.get("state") or {})
             funnel = FunnelState(stage=state.get("funnel_stage"), contact=state.get("contact"))
             if looks_like_funnel_answer(case["text"], funnel):
@@ -112,17 +283,17 @@ async def _router(kb: KnowledgeBase) -> tuple[LinearModel, dict[str, Any]]:
     return model, report
 
 
-async def _answer_gate(kb: KnowledgeBase) -> tuple[LinearModel, float, dict[str, Any]]:
-    answered = [q["query"] for q in _yaml(KNOWLEDGE_DATA / "faq_queries.yaml")["queries"]]
-    answered += [c["text"] for c in _yaml(DATA / "routing_eval.yaml") if c["scenario"] == "FAQ"]
-    refused = [c["text"] for c in _yaml(DATA / "unanswerable_a.yaml")]
+async def _answer_gate(
+    corpora: list[tuple[TrainingCorpus, KnowledgeBase]],
+) -> tuple[LinearModel, float, dict[str, Any]]:
     rows, labels = [], []
     names: tuple[str, ...] = ()
-    for text, label in [(t, "answer") for t in answered] + [(t, "none") for t in refused]:
-        values = gate_features(await kb.faq_lookup(text, MAX_SOURCES))
-        names = tuple(values)
-        rows.append([values[n] for n in names])
-        labels.append(label)
+    for corpus, kb in corpora:
+        for text, label in [(t, "answer") for t in corpus.answered] + [(t, "none") for t in corpus.unanswerable]:
+            values = gate_features(await kb.faq_lookup(text, MAX_SOURCES))
+            names = tuple(values)
+            rows.append([values[n] for n in names])
+            labels.append(label)
     x, y = np.array(rows), np.array(labels)
     model, report = _fit(x, y, names)
     p_answer = np.array([model.probabilities(dict(zip(names, row, strict=True)))["answer"] for row in x])
@@ -138,86 +309,88 @@ async def _answer_gate(kb: KnowledgeBase) -> tuple[LinearModel, float, dict[str,
     return model, threshold, report
 
 
-async def _source_ratio(kb: KnowledgeBase) -> tuple[float, dict[str, Any]]:
-    queries = _yaml(KNOWLEDGE_DATA / "faq_queries.yaml")["queries"]
-    ranked = [([h.article_id for h in hits], [h.score for h in hits]) for hits in
-              [await kb.faq_search(q["query"], MAX_SOURCES) for q in queries]]  # fmt: skip
-    wanted = [str(q["article_id"]) for q in queries]
+async def _source_ratio(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[float, dict[str, Any]]:
+    ranked, wanted = [], []
+    for corpus, kb in corpora:
+        for text, right in corpus.faq_queries:
+            hits = await kb.faq_search(text, MAX_SOURCES)
+            ranked.append(([h.article_id for h in hits], [h.score for h in hits]))
+            wanted.append(set(right))
 
     def among(ratio: float) -> tuple[float, float]:
         hit, shown = 0, 0
         for (ids, scores), want in zip(ranked, wanted, strict=True):
             keep = [i for i, s in zip(ids, scores, strict=True) if s >= ratio * scores[0]] if ids else []
-            hit += want in keep
+            hit += bool(want & set(keep))
             shown += len(keep)
         return hit / len(wanted), shown / len(wanted)
 
     first, _ = among(1.0)
     three, _ = among(0.0)
     goal = first + SOURCE_GAIN * (three - first)
-    ratio = max(r for r in np.arange(0.3, 1.0001, 0.01) if among(float(r))[0] >= goal - 1e-9)
+    ratio = max(r for r in np.arange(0.05, 1.0001, 0.01) if among(float(r))[0] >= goal - 1e-9)
     hit, shown = among(float(ratio))
     report = {"hit_first": round(first, 3), "hit_top3": round(three, 3), "ratio": round(float(ratio), 2),
               "hit_shown": round(hit, 3), "mean_shown": round(shown, 2), "queries": len(wanted)}  # fmt: skip
     return round(float(ratio), 2), report
 
 
-async def _niche_lead(kb: KnowledgeBase) -> tuple[float | None, dict[str, Any]]:
-    cases = [
-        (q["query"], q["niche"])
-        for name in ("niche_queries.yaml", "niche_calibration_a.yaml")
-        for q in _yaml(KNOWLEDGE_DATA / name)["queries"]
-    ]
-    cases += [(c["text"], c["niche"]) for path in ROUTING_FILES for c in _yaml(path) if c.get("niche")]
-    right, wrong = [], []
-    for text, niche in cases:
-        resolution = await kb.resolve_niche(text)
-        if resolution.niche is None and resolution.candidates and resolution.lead is not None:
-            (right if resolution.candidates[0].niche == niche else wrong).append(resolution.lead)
-    if not right:
-        return None, {"shortlisted": 0}
-    lead = round((max(wrong) if wrong else min(right)) * LEAD_SAFETY, 5)
-    report = {"shortlisted": len(right) + len(wrong), "first_right": len(right), "first_wrong": len(wrong),
-              "lead": lead, "would_answer_right": sum(v >= lead for v in right),
-              "would_answer_wrong": sum(v >= lead for v in wrong)}  # fmt: skip
-    return lead, report
-
-
-async def calibrate(embedder: str, var_root: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
+async def _open(corpus: TrainingCorpus, embedder: str, var_root: Path) -> KnowledgeBase:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         ENVIRONMENT="test",
-        VAR_DIR=var_root / f"calibrate-{embedder}",
+        VAR_DIR=var_root / f"calibrate-{embedder}-{corpus.name}",
         EMBEDDINGS_MODEL=EMBEDDERS[embedder],
+        FAQ_CORPUS_DIR=corpus.faq,
+        ANALYTICS_CORPUS_DIR=corpus.niches,
         CALIBRATION_PATH=var_root / "no-calibration.json",  # fit on the uncalibrated pipeline
     )
     await asyncio.to_thread(build_index, settings)
-    kb = await KnowledgeBase.open(settings)
-    router, router_report = await _router(kb)
-    gate, threshold, gate_report = await _answer_gate(kb)
-    ratio, source_report = await _source_ratio(kb)
-    lead, lead_report = await _niche_lead(kb)
+    return await KnowledgeBase.open(settings)
+
+
+async def calibrate(
+    embedder: str, var_root: Path, training: list[TrainingCorpus]
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Fit in stages, each on the pipeline the earlier stages shape: the ranker orders the hits the
+    router's index signals, the gate and the source rule read."""
+    corpora = [(corpus, await _open(corpus, embedder, var_root)) for corpus in training]
+    ranker, ranker_report = await _faq_ranker(corpora)
+    niche_ranker, niche_report, leads = await _niche_ranker(corpora)
+    for _, kb in corpora:
+        kb.recalibrate(Calibration(faq_ranker=ranker, niche_ranker=niche_ranker))
+    lead, lead_report = await _niche_lead(corpora, leads)
+    for _, kb in corpora:
+        kb.recalibrate(Calibration(faq_ranker=ranker, niche_ranker=niche_ranker, niche_lead=lead))
+    router, router_report = await _router(corpora)
+    gate, threshold, gate_report = await _answer_gate(corpora)
+    ratio, source_report = await _source_ratio(corpora)
     entry = {
-        "fitted_on": "corpus A (faq/, analytic/niches/, tests/assistant/data, tests/knowledge/data)",
+        "fitted_on": ", ".join(f"corpus {c.name.upper()}" for c in training),
         "router": router.to_dict(),
+        "faq_ranker": ranker.to_dict(),
         "answer_gate": gate.to_dict(),
         "gate_threshold": round(threshold, 4),
         "source_ratio": ratio,
+        "niche_ranker": niche_ranker.to_dict(),
         "niche_lead": lead,
     }
-    report = {"router": router_report, "answer_gate": gate_report, "sources": source_report, "niche": lead_report}
-    return kb.embedder.model_id, entry, report
+    report = {"faq_ranker": ranker_report, "niche_ranker": niche_report | {"lead": lead_report}, "router": router_report, "answer_gate": gate_report,
+              "sources": source_report}  # fmt: skip
+    return corpora[0][1].embedder.model_id, entry, report
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), action="append")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--corpus", default="ac", help="training corpora: a, or ac (A and C)")
     parser.add_argument("--var-dir", type=Path, default=ROOT_DIR / "var")
     args = parser.parse_args(argv)
+    training = [corpus_a()] + ([corpus_c()] if "c" in args.corpus else [])
     entries: dict[str, Any] = json.loads(args.out.read_text("utf-8")) if args.out.exists() else {}
     for embedder in args.embedder or sorted(EMBEDDERS):
-        model_id, entry, report = asyncio.run(calibrate(embedder, args.var_dir))
+        model_id, entry, report = asyncio.run(calibrate(embedder, args.var_dir, training))
         entries[model_id] = entry
         print(json.dumps({"embedder": embedder, "model_id": model_id, **report}, ensure_ascii=False, indent=2))
     args.out.write_text(json.dumps(entries, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

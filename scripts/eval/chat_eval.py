@@ -60,6 +60,12 @@ CORPORA: dict[str, dict[str, Any]] = {
         ],
         "sample": "in-sample (corpus A and its messages shaped the code)",
     },
+    "c": {
+        "faq": ROOT_DIR / "eval" / "corpus_c" / "faq",
+        "niches": ROOT_DIR / "eval" / "corpus_c" / "niches",
+        "messages": [ROOT_DIR / "eval" / "corpus_c" / "messages.yaml"],
+        "sample": "in-sample when the calibration was fitted on A and C (the default)",
+    },
     "b": {
         "faq": ROOT_DIR / "eval" / "corpus_b" / "faq",
         "niches": ROOT_DIR / "eval" / "corpus_b" / "niches",
