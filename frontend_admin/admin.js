@@ -36,6 +36,18 @@
   const stage = (n) => (n === null || n === undefined ? "—" : String(n));
   const HANDOFF = { assistant: "ассистент", waiting: "ждёт человека", taken: "менеджер", closed: "закрыт" };
   const handoffLabel = (s) => HANDOFF[s] || s || "ассистент";
+  // Where the visitor came from (the chat page passes it when the session opens).
+  const channel = (v) => [v.utm_source, v.utm_medium].filter(Boolean).join(" / ") || "—";
+  function visitLine(v) {
+    const parts = [];
+    if (v.utm_source || v.utm_medium) parts.push(`источник: ${channel(v)}`);
+    if (v.utm_campaign) parts.push(`кампания: ${v.utm_campaign}`);
+    if (v.utm_term) parts.push(`ключ: ${v.utm_term}`);
+    if (v.utm_content) parts.push(`объявление: ${v.utm_content}`);
+    if (v.landing_page) parts.push(`страница входа: ${v.landing_page}`);
+    if (v.referrer) parts.push(`переход с: ${v.referrer}`);
+    return `Откуда: ${parts.join(" · ") || "нет данных"}`;
+  }
 
   function notice(text) {
     $("notice").textContent = text || "";
@@ -220,6 +232,7 @@
     box.replaceChildren(
       node("h2", `Диалог ${data.user_email || "гостя"}`),
       node("p", `Начат ${when(data.created_at)} · этап воронки: ${stage(data.funnel_stage)}`, "muted"),
+      node("p", visitLine(data.visit), "muted visit"),
       handoffPanel(data),
     );
     for (const m of data.messages) {
@@ -246,6 +259,9 @@
         node("td", when(lead.first_message_at)),
         node("td", when(lead.last_message_at)),
         node("td", stage(lead.stage_reached)),
+        node("td", channel(lead.visit)),
+        node("td", lead.visit.utm_campaign || "—"),
+        node("td", lead.visit.landing_page || "—", "url"),
       );
       body.append(row);
     }

@@ -419,8 +419,26 @@
   });
 
   // --- account ------------------------------------------------------------------------------
+  // Where the visitor came from: this page (path and query), the page before it and the UTM tags of
+  // the page's address. The server keeps them with the session that this request creates (first
+  // touch); values are cut to the server's limits, and a refused value only drops the tags.
+  function visitQuery() {
+    const params = new URLSearchParams();
+    const put = (name, value, limit) => { if (value) params.set(name, value.trim().slice(0, limit)); };
+    put("landing_page", location.pathname + location.search, 1000);
+    if (/^https?:/.test(document.referrer)) put("referrer", document.referrer, 1000);
+    const page = new URLSearchParams(location.search);
+    for (const tag of ["source", "medium", "campaign", "term", "content"]) put(`utm_${tag}`, page.get(`utm_${tag}`), 200);
+    return params.toString();
+  }
+
+  async function startSession() {
+    const response = await api(`/auth/session?${visitQuery()}`);
+    if (response.status === 422) await api("/auth/session");  // a malformed tag: start without them
+  }
+
   async function refreshAccount(renew) {
-    if (renew) await api("/auth/session");  // starts the session; signs in a visitor the funnel registered
+    if (renew) await startSession();  // starts the session; signs in a visitor the funnel registered
     const response = await api("/auth/users/me");
     const me = response.ok ? await response.json() : null;
     const signedIn = Boolean(me && me.is_authenticated);

@@ -8,7 +8,8 @@ Rules kept here and nowhere else:
 * the access status has three visitor-facing states: no account, access running (trial or
   subscription, until a date) and access ended (since a date); a whitelisted e-mail has access;
 * a new account is a lead: its outbox row (``backend.leads``) is written in the same unit of work,
-  with the contact, city, niche and trial end the account was created with.
+  with the contact, city, niche and trial end the account was created with, and where the visitor
+  of the registering session came from.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fastapi_users import exceptions as fu_exceptions
 from fastapi_users import schemas as fu_schemas
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth import repository
 from backend.auth.exceptions import UserAlreadyExists
 from backend.auth.models import User
 from backend.auth.users import UserManager, make_user_manager
@@ -133,6 +135,7 @@ class AccountService:
         return user
 
     async def _record_lead(self, user: User, *, session_id: uuid.UUID | None, source: str) -> None:
+        visit = await repository.visit_of(self._db, session_id) if session_id is not None else None
         await self._leads.record_registration(
             user_id=user.id,
             contact=user.email,
@@ -141,6 +144,7 @@ class AccountService:
             trial_ends_at=user.trial_ends_at,
             session_id=session_id,
             source=source,
+            visit=visit,
         )
 
     async def verified_login(self, email: str) -> User | None:

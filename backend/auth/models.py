@@ -41,3 +41,11 @@ class ChatSession(UUIDPrimaryKey, CreatedAt, Base):
     handoff_state: Mapped[str] = mapped_column(String(16), default="assistant", server_default="assistant")
     handoff_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     handoff_at: Mapped[datetime | None] = mapped_column()
+    # Where the visitor came from (auth.schemas.Visit, passed by the chat page when the session opened).
+    landing_page: Mapped[str | None] = mapped_column(String(1000))
+    referrer: Mapped[str | None] = mapped_column(String(1000))
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_term: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_users import schemas as fu_schemas
@@ -20,7 +21,9 @@ from backend.auth.schemas import (
     RequestCodeRequest,
     RequestCodeResponse,
     UserProfile,
+    Visit,
 )
+from backend.auth.sessions import record_visit
 from backend.auth.users import UserManagerDep, get_user_manager, jwt_strategy
 from backend.codes.dependencies import CodeServiceDep
 from backend.core.client_ip import client_ip, parse_networks
@@ -150,9 +153,12 @@ async def me(user: CurrentUserOptional, settings: SettingsDep) -> UserProfile | 
 @router.get(
     "/session",
     summary="Start or renew the conversation session",
+    description="The chat page passes where the visitor came from (landing page, referrer, UTM tags); a new "
+    "session keeps them (first touch), an existing one ignores them.",
     responses=error_responses(429, descriptions={429: "SESSION_RATE_LIMITED: too many new sessions from this IP"}),
 )
-async def session(state: CurrentSession) -> dict[str, object]:
+async def session(state: CurrentSession, visit: Annotated[Visit, Query()]) -> dict[str, object]:
+    record_visit(state, visit.given())
     return {"user_id": str(state.user_id) if state.user_id else None, "renewed": state.is_new}
 
 

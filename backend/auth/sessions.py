@@ -2,7 +2,8 @@
 
 A session that has said something also has a ``chat_sessions`` row, so its messages survive the
 Redis state. A visitor who only opened the page costs one Redis key and no row: ``ensure_stored``
-inserts the row with the session's first message or upload. Methods that take the request's
+inserts the row with the session's first message or upload, with where the visitor came from
+(``record_visit``: kept in the Redis state until then). Methods that take the request's
 ``AsyncSession`` only flush, and write Redis after that unit of work commits: a failed request
 leaves no state pointing at a row that was never stored, and no destroyed old session.
 """
@@ -30,6 +31,7 @@ class SessionState:
     data: dict[str, Any] = field(default_factory=dict)  # scenario state (funnel stage, article...)
     stored: bool = True  # the chat_sessions row exists
     is_new: bool = False
+    visit: dict[str, str] | None = None  # landing page and UTM tags (auth.schemas.Visit), until the row stores them
 
     def to_json(self) -> str:
         return json.dumps(
@@ -38,6 +40,7 @@ class SessionState:
                 "user_id": str(self.user_id) if self.user_id else None,
                 "data": self.data,
                 "stored": self.stored,
+                "visit": self.visit,
             }
         )
 
@@ -51,6 +54,7 @@ class SessionState:
             user_id=uuid.UUID(user_id) if user_id else None,
             data=payload.get("data") or {},
             stored=payload.get("stored", True),
+            visit=payload.get("visit"),
         )
 
 
@@ -135,6 +139,7 @@ class SessionStore:
             data=old.data,
             stored=old.stored,
             is_new=True,
+            visit=old.visit,
         )
         await self.attach_user(db, state, user_id)
         return state
@@ -146,8 +151,18 @@ class SessionStore:
         self.save_after_commit(db, state)
 
 
+def record_visit(state: SessionState, visit: dict[str, str]) -> None:
+    """First touch: a session takes the visit of the request that created it, never a later one's.
+
+    A new session's Redis write is already due after the request's commit (``create``), and writes
+    the state as it is then; a session the request did not create is left alone (so a second tab's
+    ``/auth/session`` neither replaces the tags nor overwrites what a concurrent turn leaves)."""
+    if visit and state.is_new and not state.stored and state.visit is None:
+        state.visit = visit
+
+
 async def ensure_stored(db: AsyncSession, state: SessionState) -> None:
     """Create the session's row before its first message or upload is stored (idempotent)."""
     if not state.stored:
-        await repository.store_session(db, state.chat_session_id, state.user_id)
+        await repository.store_session(db, state.chat_session_id, state.user_id, state.visit)
         state.stored = True

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from backend.assistant.contract import Reply, Scenario
+from backend.auth import repository as sessions
 from backend.chat import repository
 from backend.chat.exceptions import MessageNotFound
 from backend.chat.notices import schedule_handoff_notice
@@ -117,7 +118,11 @@ class Handoff:
         """The conversation waits for a human; the team is told after the commit."""
         await repository.change_handoff(self._db, chat_session_id, to=HandoffState.WAITING.value, by=None, at=utcnow())
         await LeadOutbox(self._db, self._settings).record_handoff(
-            session_id=chat_session_id, user_id=user_id, reason=reason, text=text
+            session_id=chat_session_id,
+            user_id=user_id,
+            reason=reason,
+            text=text,
+            visit=await sessions.visit_of(self._db, chat_session_id),
         )
         schedule_handoff_notice(self._db, self._settings, chat_session_id, reason)
 

@@ -88,6 +88,7 @@ class LeadOutbox:
         trial_ends_at: datetime | None,
         session_id: uuid.UUID | None,
         source: str,
+        visit: dict[str, str | None] | None,
     ) -> LeadEvent:
         payload: dict[str, Any] = {
             "user_id": str(user_id),
@@ -97,13 +98,20 @@ class LeadOutbox:
             "trial_ends_at": _iso(trial_ends_at),
             "session_id": str(session_id) if session_id is not None else None,
             "source": source,  # "chat" (the funnel) or "password" (POST /auth/register)
+            "visit": visit,  # the session's landing page, referrer and UTM tags (null without a session)
         }
         event = await repository.add_event(self._db, LeadKind.REGISTRATION, payload)
         self._queue_after_commit(event.id)
         return event
 
     async def record_handoff(
-        self, *, session_id: uuid.UUID, user_id: uuid.UUID | None, reason: str, text: str
+        self,
+        *,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        reason: str,
+        text: str,
+        visit: dict[str, str | None] | None,
     ) -> LeadEvent:
         """A visitor asked for a person (or the assistant fell back twice): the team is to step in."""
         payload: dict[str, Any] = {
@@ -111,6 +119,7 @@ class LeadOutbox:
             "user_id": str(user_id) if user_id is not None else None,
             "reason": reason,  # "asked" (the visitor asked for a person) or "fallbacks" (two in a row)
             "text": text[:500],  # the visitor's last message
+            "visit": visit,
         }
         event = await repository.add_event(self._db, LeadKind.HANDOFF, payload)
         self._queue_after_commit(event.id)

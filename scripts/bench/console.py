@@ -2,8 +2,9 @@
 
 Creates a throwaway PostgreSQL database with the migrations, seeds ``--conversations`` conversations
 of ``--per`` messages each (a fifth of them registered, four scenarios, one assistant turn in twenty
-fallen back), starts the app with uvicorn (one worker) and requests each console list ``--runs``
-times, one at a time, with ``X-Admin-Token``. Prints p50/p95 per request kind and the machine's load.
+fallen back; landing page and UTM tags on every conversation), starts the app with uvicorn (one
+worker) and requests each console list (conversations, leads) ``--runs`` times, one at a time, with
+``X-Admin-Token``. Prints p50/p95 per request kind and the machine's load.
 
     .venv/bin/python -m scripts.bench.console            # 10000 x 10 = 100k messages, 100 runs each
 """
@@ -34,9 +35,12 @@ SELECT md5('u' || n)::uuid, 'lead' || n || '@example.com', 'x', true, false, fal
        now() - (n %% 30) * interval '1 day', 'Москва', 'кофейни'
 FROM generate_series(1, %(conversations)s / 5) AS n;
 
-INSERT INTO chat_sessions (id, user_id, is_guest, funnel_stage, created_at, updated_at)
+INSERT INTO chat_sessions (id, user_id, is_guest, funnel_stage, created_at, updated_at,
+                           landing_page, utm_source, utm_medium, utm_campaign)
 SELECT md5('s' || n)::uuid, CASE WHEN n %% 5 = 0 THEN md5('u' || (n / 5))::uuid END, n %% 5 <> 0,
-       CASE WHEN n %% 3 = 0 THEN n %% 4 END, now() - (n %% 30) * interval '1 day', now()
+       CASE WHEN n %% 3 = 0 THEN n %% 4 END, now() - (n %% 30) * interval '1 day', now(),
+       '/?utm_source=yandex&utm_campaign=c' || n %% 7, CASE WHEN n %% 2 = 0 THEN 'yandex' END,
+       CASE WHEN n %% 2 = 0 THEN 'cpc' END, 'c' || n %% 7
 FROM generate_series(1, %(conversations)s) AS n;
 
 INSERT INTO messages (id, session_id, user_id, role, scenario, text, metadata, created_at)
@@ -59,13 +63,15 @@ FROM generate_series(1, %(conversations)s) AS n WHERE n %% 3 = 0;
 ANALYZE;
 """
 
+CONVERSATIONS, LEADS = "/admin/conversations", "/admin/leads"
 KINDS = {
-    "first page (50)": {"limit": 50},
-    "page 100 (offset 4950)": {"limit": 50, "offset": 4950},
-    "failed=true": {"failed": "true", "limit": 50},
-    "scenario=ANALYTICS": {"scenario": "ANALYTICS", "limit": 50},
-    "registered=false": {"registered": "false", "limit": 50},
-    "q= (text search)": {"q": "ниши номер 777 ", "limit": 50},
+    "first page (50)": (CONVERSATIONS, {"limit": 50}),
+    "page 100 (offset 4950)": (CONVERSATIONS, {"limit": 50, "offset": 4950}),
+    "failed=true": (CONVERSATIONS, {"failed": "true", "limit": 50}),
+    "scenario=ANALYTICS": (CONVERSATIONS, {"scenario": "ANALYTICS", "limit": 50}),
+    "registered=false": (CONVERSATIONS, {"registered": "false", "limit": 50}),
+    "q= (text search)": (CONVERSATIONS, {"q": "ниши номер 777 ", "limit": 50}),
+    "leads first page (50)": (LEADS, {"limit": 50}),
 }
 
 
@@ -94,14 +100,15 @@ def main() -> int:
             server.wait_ready()
             headers = {"X-Admin-Token": SECRET}
             with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
-                for name, params in KINDS.items():
+                last_leads = {"limit": 50, "offset": max(args.conversations // 5 - 50, 0)}
+                for name, (path, params) in {**KINDS, "leads last page": (LEADS, last_leads)}.items():
                     for _ in range(5):  # warm-up
-                        client.get("/admin/conversations", params=params).raise_for_status()
+                        client.get(path, params=params).raise_for_status()
                     latencies = []
                     total = 0
                     for _ in range(args.runs):
                         began = time.perf_counter()
-                        response = client.get("/admin/conversations", params=params)
+                        response = client.get(path, params=params)
                         latencies.append(time.perf_counter() - began)
                         response.raise_for_status()
                         total = response.json()["total"]

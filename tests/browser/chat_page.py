@@ -16,7 +16,10 @@ class PageErrors(list[str]):
     """Uncaught exceptions and console errors of the page; a test fails on any it did not expect."""
 
 
-def open_page(browser: Browser, base_url: str, **context_options: Any) -> tuple[Page, PageErrors]:
+def open_page(
+    browser: Browser, base_url: str, path: str = "/", referer: str | None = None, **context_options: Any
+) -> tuple[Page, PageErrors]:
+    """The chat page at ``path`` (e.g. with UTM tags), as if followed from ``referer``."""
     options: dict[str, Any] = {"viewport": {"width": 1100, "height": 900}, "locale": "ru-RU"}
     options.update(context_options)
     context = browser.new_context(base_url=base_url, permissions=["microphone"], **options)
@@ -24,7 +27,7 @@ def open_page(browser: Browser, base_url: str, **context_options: Any) -> tuple[
     errors = PageErrors()
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.goto("/")
+    page.goto(path, referer=referer)
     expect(page.locator("#account-status")).to_have_text("Гость")  # the page finished starting
     return page, errors
 

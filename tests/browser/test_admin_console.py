@@ -1,6 +1,7 @@
 """The operator console in real Chromium against the real product (embedded mode, so SQLite: the
 console's queries run on it too): a superuser signs in on /admin/, filters the conversations, opens a
-transcript with its turn details, downloads the leads CSV and sees the funnel drawn by Chart.js."""
+transcript with its turn details and where the visitor came from, sees a chat sign-up's UTM tags among
+the leads, downloads the leads CSV and sees the funnel drawn by Chart.js."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from backend.core.config import ROOT_DIR
-from browser.chat_page import PASSWORD, ask, csrf_headers, open_page
+from browser.chat_page import PASSWORD, ask, csrf_headers, open_page, outbox_code
 from browser.live_server import LiveServer
 
 
@@ -34,9 +35,12 @@ def test_an_operator_filters_reads_a_transcript_exports_leads_and_sees_the_funne
     tag = uuid.uuid4().hex[:6]
     word = f"Кофейня{tag}"
     operator, lead = f"operator-{tag}@example.com", f"lead-{tag}@example.com"
+    chat_lead = f"chat-lead-{tag}@example.com"
 
-    # A guest asks something with a word no other conversation has; a lead registers.
-    visitor, visitor_errors = open_page(browser, server.url)
+    # A guest who came from an ad asks something with a word no other conversation has; a lead registers.
+    visitor, visitor_errors = open_page(
+        browser, server.url, f"/?utm_source=vk&utm_campaign=guest-{tag}", referer="https://vk.com/feed"
+    )
     ask(visitor, f"Сколько стоит подключение для «{word}»?")
     for email in (operator, lead):
         created = visitor.request.post(
@@ -46,6 +50,16 @@ def test_an_operator_filters_reads_a_transcript_exports_leads_and_sees_the_funne
     visitor.context.close()
     assert not unexpected(visitor_errors), visitor_errors
     make_superuser(server, operator)
+
+    # Another visitor comes from a search ad and registers in the chat.
+    landing = f"/?utm_source=yandex&utm_medium=cpc&utm_campaign=spring-{tag}"
+    signup, signup_errors = open_page(browser, server.url, landing)
+    ask(signup, "хочу зарегистрироваться")
+    ask(signup, chat_lead)
+    ask(signup, outbox_code(server.var_dir, chat_lead))
+    expect(ask(signup, "Казань, натяжные потолки")).to_have_attribute("data-action", "registered")
+    signup.context.close()
+    assert not unexpected(signup_errors), signup_errors
 
     context = browser.new_context(
         base_url=server.url, viewport={"width": 1280, "height": 860}, locale="ru-RU", accept_downloads=True
@@ -89,20 +103,29 @@ def test_an_operator_filters_reads_a_transcript_exports_leads_and_sees_the_funne
     expect(answer.locator("dt", has_text="Сценарий")).to_be_visible()
     expect(answer.locator("dt", has_text="Провайдер")).to_be_visible()
     expect(answer.locator("dt", has_text="Задержка")).to_be_visible()
+    expect(transcript.locator(".visit")).to_contain_text(f"источник: vk · кампания: guest-{tag}")
+    expect(transcript.locator(".visit")).to_contain_text("переход с: https://vk.com/feed")
     page.screenshot(path=artifacts / "console.png")
     if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":  # as for docs/chat.png: a test run leaves docs alone
         shutil.copy(artifacts / "console.png", ROOT_DIR / "docs" / "console.png")
 
-    # Leads: the registered visitor is listed (operators are not); the CSV downloads with it.
+    # Leads: the registered visitors are listed (operators are not), the chat sign-up with its ad; the
+    # CSV downloads with them.
     page.get_by_role("tab", name="Лиды").click()
     expect(page.locator("#leads tbody")).to_contain_text(lead)
     expect(page.locator("#leads tbody")).not_to_contain_text(operator)
+    signed_up = page.locator("#leads tbody tr", has_text=chat_lead)
+    expect(signed_up).to_contain_text("yandex / cpc")
+    expect(signed_up).to_contain_text(f"spring-{tag}")
+    expect(signed_up).to_contain_text(landing)
+    page.screenshot(path=artifacts / "console-leads.png")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Скачать CSV").click()
     path = download_info.value.path()
     with open(path, newline="", encoding="utf-8") as handle:
-        emails = [row["email"] for row in csv.DictReader(handle)]
-    assert lead in emails and operator not in emails
+        rows = {row["email"]: row for row in csv.DictReader(handle)}
+    assert lead in rows and chat_lead in rows and operator not in rows
+    assert rows[chat_lead]["utm_campaign"] == f"spring-{tag}" and rows[chat_lead]["landing_page"] == landing
 
     # Funnel: Chart.js (vendored, nothing from a CDN) draws the per-day bars and the scenario mix.
     page.get_by_role("tab", name="Воронка").click()

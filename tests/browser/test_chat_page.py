@@ -167,3 +167,19 @@ def test_phone_screen_keeps_the_composer_reachable(browser: Browser, server: Liv
         assert not [e for e in errors if "Failed to load resource" not in e], errors
     finally:
         page.context.close()
+
+
+def test_a_refused_tag_does_not_stop_the_sign_up(browser: Browser, server: LiveServer) -> None:
+    """A tag the server refuses (a control character) only drops the tags: the session still starts,
+    and the page's /auth/session still signs in the visitor the funnel registered."""
+    email = f"bad-tag-{uuid.uuid4().hex[:8]}@example.com"
+    page, errors = open_page(browser, server.url, "/?utm_source=%01ya&utm_campaign=spring")
+    try:
+        ask(page, "хочу зарегистрироваться")
+        ask(page, email)
+        ask(page, outbox_code(server.var_dir, email))
+        expect(ask(page, "Казань, натяжные потолки")).to_have_attribute("data-action", "registered")
+        expect(page.locator("#account-status")).to_have_text(f"Вы вошли: {email}")
+        assert not [e for e in errors if "Failed to load resource" not in e], errors  # the 422s the tag provokes
+    finally:
+        page.context.close()

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Integer, Select, and_, case, exists, false
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import ChatSession, User
+from backend.auth.repository import visit_columns
 from backend.chat.models import FunnelEvent, Message
 
 
@@ -142,6 +143,7 @@ async def conversation(db: AsyncSession, session_id: uuid.UUID) -> Any | None:
             ChatSession.created_at,
             ChatSession.handoff_state,
             ChatSession.handoff_by,
+            *visit_columns(),
         )
         .outerjoin(User, User.id == ChatSession.user_id)
         .where(ChatSession.id == session_id)
@@ -175,6 +177,19 @@ def _leads() -> Select[Any]:
         .group_by(ChatSession.user_id)
         .subquery("stages")
     )
+    # Where the lead came from: the account's first conversation (the one a chat sign-up registers in;
+    # later sessions of a signed-in visitor are created after it).
+    first = (
+        select(
+            ChatSession.user_id.label("user_id"),
+            *visit_columns(),
+            func.row_number()
+            .over(partition_by=ChatSession.user_id, order_by=(ChatSession.created_at, ChatSession.id))
+            .label("n"),
+        )
+        .where(ChatSession.user_id.is_not(None))
+        .subquery("first_session")
+    )
     return (
         select(
             User.id,
@@ -186,9 +201,11 @@ def _leads() -> Select[Any]:
             activity.c.first_message_at,
             activity.c.last_message_at,
             stages.c.stage,
+            *(first.c[column.name] for column in visit_columns()),
         )
         .outerjoin(activity, activity.c.user_id == User.id)
         .outerjoin(stages, stages.c.user_id == User.id)
+        .outerjoin(first, and_(first.c.user_id == User.id, first.c.n == 1))
         .where(User.is_superuser == false())
     )
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from backend.auth.schemas import Visit
 from backend.core.inputs import StoredText
 
 
@@ -52,6 +53,7 @@ class Transcript(BaseModel):
     created_at: datetime
     handoff_state: str
     handoff_by: uuid.UUID | None = None
+    visit: Visit = Field(description="where the visitor came from, as the chat page passed it")
     messages: list[TranscriptMessage]
 
 
@@ -65,6 +67,7 @@ class Lead(BaseModel):
     first_message_at: datetime | None
     last_message_at: datetime | None
     stage_reached: int | None = Field(description="the highest funnel stage any of its conversations reached")
+    visit: Visit = Field(description="where the visitor came from: the account's first conversation's visit")
 
 
 class LeadList(BaseModel):

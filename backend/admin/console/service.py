@@ -28,6 +28,7 @@ from backend.admin.console.schemas import (
     Transcript,
     TranscriptMessage,
 )
+from backend.auth.schemas import VISIT_FIELDS, Visit
 from backend.chat import repository as chat_repository
 from backend.chat.handoff import Handoff
 from backend.chat.models import Message
@@ -42,6 +43,7 @@ CSV_COLUMNS = (
     "first_message_at",
     "last_message_at",
     "stage_reached",
+    *VISIT_FIELDS,
 )
 CSV_BATCH = 500
 # A cell starting with these is a formula in spreadsheet programs (CSV injection): quote it as text.
@@ -80,6 +82,7 @@ def _lead(row: Any) -> Lead:
         first_message_at=row.first_message_at,
         last_message_at=row.last_message_at,
         stage_reached=row.stage,
+        visit=Visit.stored(row),
     )
 
 
@@ -133,6 +136,7 @@ class Console:
             created_at=head.created_at,
             handoff_state=head.handoff_state,
             handoff_by=head.handoff_by,
+            visit=Visit.stored(head),
             messages=[_turn(m) for m in messages],
         )
 
@@ -151,7 +155,8 @@ class Console:
             rows = await repository.list_leads(self._db, CSV_BATCH, offset)
             for row in rows:
                 lead = _lead(row).model_dump()
-                writer.writerow([_cell(lead[column]) for column in CSV_COLUMNS])
+                cells = {**lead, **lead["visit"]}
+                writer.writerow([_cell(cells[column]) for column in CSV_COLUMNS])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
