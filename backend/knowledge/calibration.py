@@ -13,8 +13,9 @@ numpy, so the product does not need scikit-learn at run time. An entry holds:
   share of the first one's;
 * ``niche_ranker``: a logistic regression over each candidate niche's evidence
   (``niches.RANKER_FEATURES``): the probability that it is the niche the visitor means;
-* ``niche_lead``: the first candidate is answered outright when its probability leads the second's
-  by at least this much.
+* ``niche_confidence`` + ``niche_confident_at``: a logistic regression telling whether the niche
+  ranker's first candidate is right (``niches.CONFIDENCE_FEATURES``), and the probability from
+  which it is answered outright instead of shortlisted.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ class Calibration:
     gate_threshold: float = 0.5
     source_ratio: float = 1.0  # 1.0: only the first article
     niche_ranker: LinearModel | None = None
-    niche_lead: float | None = None  # None: never answer from the shortlist
+    niche_confidence: LinearModel | None = None
+    niche_confident_at: float | None = None  # None: never answer from the shortlist
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Calibration:
@@ -100,7 +102,8 @@ class Calibration:
             gate_threshold=float(raw.get("gate_threshold", 0.5)),
             source_ratio=float(raw.get("source_ratio", 1.0)),
             niche_ranker=LinearModel.from_dict(raw["niche_ranker"]) if raw.get("niche_ranker") else None,
-            niche_lead=float(raw["niche_lead"]) if raw.get("niche_lead") is not None else None,
+            niche_confidence=LinearModel.from_dict(raw["niche_confidence"]) if raw.get("niche_confidence") else None,
+            niche_confident_at=float(raw["niche_confident_at"]) if raw.get("niche_confident_at") is not None else None,
         )
 
     def answer_probability(self, found: FaqResult) -> float:

@@ -7,12 +7,13 @@ around the niche (``chat_words``); spell-correct words the niche names never use
 3. a title or alias whose every word is in the message, with at most one word to spare; or the
    unique longest title or alias standing word for word in a longer message, no other word of which
    is in another niche's name;
-4. with a fitted niche ranker (``niche_ranker`` in ``scenario/calibration.json``): every candidate
+4. a clear semantic match over title/alias/summary vectors that the fuzzy ranking does not
+   contradict (not when the message names two niches);
+5. with a fitted niche ranker (``niche_ranker`` in ``scenario/calibration.json``): every candidate
    of the semantic, BM25, name-word and fuzzy rankings gets the probability that it is the niche
-   meant; the first is answered when its probability leads the second's by the fitted
-   ``niche_lead`` and the message does not name two niches;
-   without one: a clear semantic match over title/alias/summary vectors that the fuzzy ranking
-   does not contradict (not when the message names two niches);
+   meant; the first is answered when the fitted ``niche_confidence`` (from its probability, its
+   lead over the second, and how close its nearest rival niche is: a real tie) reaches
+   ``niche_confident_at``, and the message does not name two niches;
 otherwise the ranking as a shortlist.
 """
 
@@ -48,8 +49,11 @@ MAX_TERM_NICHES = 8  # a message word in more niche names than this does not ran
 RELATED_CACHE = 20_000  # message terms remembered by _related_niches
 SPARE_WORDS = 1  # words of the message beyond a fully contained name ("ремонт квартир в москве")
 
+TIE_WITH = 5  # the first candidate's rivals: the next candidates of the ranking
 SemanticSearch = Callable[[str, int], list[tuple[str, float]]]  # text -> [(niche, cosine)], best first
 LexicalSearch = Callable[[str, int], list[tuple[str, float]]]  # text -> [(niche, BM25)], best first
+Closeness = Callable[[str, list[str]], float]  # niche, rivals -> the best cosine of their title vectors
+CONFIDENCE_FEATURES = ("first", "lead", "tie")
 RANKER_FEATURES = (
     "semantic", "semantic_gap", "semantic_rank", "lexical", "lexical_share", "lexical_rank",
     "name_share", "named_rank", "fuzzy", "fuzzy_rank",
@@ -79,14 +83,18 @@ class NicheResolver:
         records: list[NicheRecord],
         semantic: SemanticSearch,
         lexical: LexicalSearch | None = None,
+        closeness: Closeness | None = None,
         ranker: LinearModel | None = None,
-        lead: float | None = None,
+        confidence: LinearModel | None = None,
+        confident_at: float | None = None,
     ) -> None:
         self._records = {r.niche: r for r in records}
         self.ranker = ranker  # fitted: the probability that a candidate is the niche meant
-        self.lead = lead  # fitted: answer the first candidate when its probability leads the second's by this
+        self.confidence = confidence  # fitted: the probability that the ranker's first candidate is right
+        self.confident_at = confident_at  # fitted: answer the first candidate from this confidence on
         self._semantic = semantic
         self._lexical = lexical or (lambda _text, _k: [])
+        self.closeness = closeness or (lambda _niche, _rivals: 0.0)
         self._names: list[_Name] = []
         self._exact: dict[str, str] = {}
         self.speller = Speller(w for r in records for name in [r.niche, *r.aliases] for w in _niche_words(name))
@@ -259,8 +267,15 @@ class NicheResolver:
                 reverse=True,
             )[:SHORTLIST]
             hits = [NicheHit(niche=n, category=self.category(n), score=round(p, 5)) for n, p in scored]
-            lead = scored[0][1] - scored[1][1] if len(scored) > 1 else (scored[0][1] if scored else 0.0)
-            if self.lead is not None and not multiple and hits and lead >= self.lead:
+            found = confidence_features(scored, self.closeness)
+            lead = found["lead"]
+            if (
+                self.confidence is not None
+                and self.confident_at is not None
+                and not multiple
+                and hits
+                and self.confidence.probabilities(found)[RIGHT_NICHE] >= self.confident_at
+            ):
                 return NicheResolution(niche=hits[0].niche, method="ranked", lead=round(lead, 5), show=show)
             return NicheResolution(candidates=hits, lead=round(lead, 5), show=show)
         # Name words found in the message rank niches too; they lead when the semantic ranking
@@ -311,3 +326,15 @@ class NicheResolver:
                 "fuzzy_rank": ranks[3].get(niche, 0.0),
             }
         return found
+
+
+def confidence_features(scored: list[tuple[str, float]], closeness: Closeness) -> dict[str, float]:
+    """How sure the ranking is of its first niche: its probability, its lead over the second, and
+    how close (title cosine) the nearest of the next candidates is to it: two near-synonymous
+    niches at the top are a real tie, whatever the lead."""
+    if not scored:
+        return {"first": 0.0, "lead": 0.0, "tie": 0.0}
+    first = scored[0][1]
+    second = scored[1][1] if len(scored) > 1 else 0.0
+    rivals = [n for n, _ in scored[1 : TIE_WITH + 1]]
+    return {"first": first, "lead": first - second, "tie": closeness(scored[0][0], rivals) if rivals else 0.0}

@@ -84,6 +84,7 @@ class _Generation:
     # searched in memory, well under a millisecond, instead of a Chroma round trip each time.
     niche_vectors: np.ndarray | None = None
     niche_vector_keys: list[str] = field(default_factory=list)  # the niche of each row
+    niche_title_rows: dict[str, int] = field(default_factory=dict)  # the row of each niche's title
     # The FAQ unit vectors too, when the collection is small enough (VECTOR_EXACT_MAX_UNITS): an exact
     # search in memory costs microseconds where a Chroma query costs milliseconds.
     faq_vectors: np.ndarray | None = None
@@ -130,7 +131,8 @@ class KnowledgeBase:
             generation.lookups = Memo(MEMO_SIZE)
             generation.resolutions = Memo(MEMO_SIZE)
             generation.resolver.ranker = calibration.niche_ranker
-            generation.resolver.lead = calibration.niche_lead
+            generation.resolver.confidence = calibration.niche_confidence
+            generation.resolver.confident_at = calibration.niche_confident_at
 
     # --- generations ------------------------------------------------------------------------------
     def _load(self, manifest: Manifest, mtime: float) -> _Generation:
@@ -149,6 +151,9 @@ class KnowledgeBase:
         def lexical(text: str, k: int) -> list[tuple[str, float]]:
             return [(generation.niches[i].niche, score) for i, score in generation.niche_lexical.search(text, k)]
 
+        def closeness(niche: str, rivals: list[str]) -> float:
+            return self._niche_closeness(generation, niche, rivals)
+
         generation = _Generation(
             manifest=manifest,
             mtime=mtime,
@@ -159,7 +164,13 @@ class KnowledgeBase:
             niche_by_name={r.niche: r for r in niches},
             niche_lexical=LexicalIndex.load(directory / "analytics_bm25", len(niches)),
             resolver=NicheResolver(
-                niches, semantic, lexical, ranker=self.calibration.niche_ranker, lead=self.calibration.niche_lead
+                niches,
+                semantic,
+                lexical,
+                closeness,
+                ranker=self.calibration.niche_ranker,
+                confidence=self.calibration.niche_confidence,
+                confident_at=self.calibration.niche_confident_at,
             ),
             faq_stems=(faq_stems := {r.article_id: _article_stems(r) for r in faq}),
             faq_head_stems={r.article_id: _content_stems(" ".join([r.title, *r.tags, r.summary])) for r in faq},
@@ -305,8 +316,24 @@ class KnowledgeBase:
                 logger.warning("vector store unavailable, niche matching by name only", extra={"error": exc.detail})
                 return np.zeros((0, 1), dtype=np.float32), []
             gen.niche_vector_keys = [str(m.get("key")) for m in metadatas]
+            gen.niche_title_rows = {
+                str(m.get("key")): row for row, m in enumerate(metadatas) if m.get("kind") == "title"
+            }
             gen.niche_vectors = vectors
         return gen.niche_vectors, gen.niche_vector_keys
+
+    def _niche_closeness(self, gen: _Generation, niche: str, rivals: list[str]) -> float:
+        """The best cosine between the title vector of ``niche`` and those of ``rivals``."""
+        vectors, _ = self._niche_space(gen)
+        row = gen.niche_title_rows.get(niche)
+        others = [gen.niche_title_rows[r] for r in rivals if r in gen.niche_title_rows]
+        if row is None or not others:
+            return 0.0
+        return float((vectors[others] @ vectors[row]).max())
+
+    def niche_closeness(self, niche: str, rivals: list[str]) -> float:
+        result: float = self._with_retry(lambda g: self._niche_closeness(g, niche, rivals))
+        return result
 
     def _semantic_niches(self, gen: _Generation, text: str, k: int) -> list[tuple[str, float]]:
         vectors, keys = self._niche_space(gen)

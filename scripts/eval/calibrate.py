@@ -1,24 +1,29 @@
-"""Fit the offline assistant's decisions on corpus A and write ``scenario/calibration.json``.
+"""Fit the offline assistant's decisions on the training corpora and write ``scenario/calibration.json``.
 
-``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--out PATH]``
+``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--corpus a|ac] [--out PATH]``
 
-For each embedding model (cosines of different models live on different scales) it indexes the demo
-corpus (corpus A) and fits, with scikit-learn:
+The training corpora are A (the demo corpus: ``faq/``, ``analytic/niches/`` and the labelled sets
+in ``tests/assistant/data`` and ``tests/knowledge/data``) and C (``eval/corpus_c``: another made-up
+service, in corpus B's label format). For each embedding model (cosines of different models live on
+different scales) it indexes each corpus and fits, with scikit-learn, in this order (each stage on
+the pipeline the earlier ones shape):
 
+* ``faq_ranker``: a pointwise logistic ranker of candidate FAQ articles (C by cross-validated hit@1,
+  folds by question);
+* ``niche_ranker``: the same for candidate niches;
+* ``niche_confidence`` + ``niche_confident_at``: whether the niche ranker's first candidate is right,
+  on the requests the exact, fuzzy and semantic steps leave to it; the threshold lies above the
+  out-of-fold confidence of every wrong first candidate;
 * ``router``: multinomial logistic regression over the routing features of ``OfflineRouter``
-  (index evidence, nearest examples, intent cues), on A's labelled messages that the state and
-  small-talk rules do not settle. C is chosen by 5-fold cross-validation; the out-of-fold accuracy
-  is printed (the in-sample one too);
-* ``answer_gate``: logistic regression telling answered questions (A's FAQ messages and retrieval
-  queries) from in-domain questions no article answers (``unanswerable_a.yaml``); the threshold
-  refuses at most ``MAX_REFUSED`` of A's answerable questions;
-* ``source_ratio``: further articles are shown when their fused score is within this share of the
-  first; the largest ratio that keeps ``SOURCE_GAIN`` of what showing three always would gain;
-* ``niche_lead``: the shortlist's first niche is answered when it leads the second by this share;
-  the smallest lead above every wrong first candidate on A, times ``LEAD_SAFETY``.
+  (index evidence, nearest examples, intent cues), on the labelled messages the state and small-talk
+  rules do not settle; C by 5-fold cross-validation (the out-of-fold accuracy is printed);
+* ``answer_gate``: logistic regression telling answerable questions from in-domain questions no
+  article answers; the threshold refuses at most ``MAX_REFUSED`` of the answerable ones;
+* ``source_ratio``: further articles are shown when their ranker score is within this share of the
+  first; the largest ratio that keeps ``SOURCE_GAIN`` of what showing three always would gain.
 
-Everything here is fitted on corpus A only; corpus B (``eval/corpus_b``) is never read.
-scikit-learn is a development dependency: the product applies the fitted numbers with numpy.
+Corpus B (``eval/corpus_b``) is never read: it stays out-of-sample. scikit-learn is a development
+dependency: the product applies the fitted numbers with numpy.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from backend.knowledge.calibration import (
 )
 from backend.knowledge.faq_ranking import FEATURES as FAQ_RANKER_FEATURES
 from backend.knowledge.indexer import build_index
+from backend.knowledge.niches import CONFIDENCE_FEATURES, confidence_features
 from backend.knowledge.niches import RANKER_FEATURES as NICHE_RANKER_FEATURES
 from backend.knowledge.service import KnowledgeBase
 from scripts.eval.chat_eval import EMBEDDERS
@@ -62,7 +68,7 @@ OUT = ROOT_DIR / "scenario" / "calibration.json"
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 MAX_REFUSED = 0.03
 SOURCE_GAIN = 0.9
-LEAD_MARGIN = 0.05
+CONFIDENCE_MARGIN = 0.02
 SEED = 7
 
 
@@ -212,13 +218,13 @@ async def _faq_ranker(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tu
 
 async def _niche_ranker(
     corpora: list[tuple[TrainingCorpus, KnowledgeBase]],
-) -> tuple[LinearModel, dict[str, Any], dict[str, tuple[float, bool]]]:
-    """The niche ranker, on every labelled niche request. Also returns, per request, the out-of-fold
-    lead of its first candidate over the second and whether that first one is right, for ``_niche_lead``."""
+) -> tuple[LinearModel, dict[str, Any], dict[tuple[str, str], list[tuple[str, float]]]]:
+    """The niche ranker, on every labelled niche request. Also returns each request's candidates
+    ordered by their out-of-fold probability, for ``_niche_confidence``."""
     rows: list[list[float]] = []
     labels: list[str] = []
     groups: list[int] = []
-    owners: list[tuple[str, str]] = []  # (request, candidate) of each row
+    owners: list[tuple[tuple[str, str], str]] = []  # ((corpus, request), candidate) of each row
     question = 0
     for corpus, kb in corpora:
         for text, niche in corpus.niche_queries:
@@ -227,39 +233,45 @@ async def _niche_ranker(
                 rows.append([values[name] for name in NICHE_RANKER_FEATURES])
                 labels.append(RIGHT_NICHE if candidate == niche else "wrong")
                 groups.append(question)
-                owners.append((text, candidate))
+                owners.append(((corpus.name, text), candidate))
     model, report, oof = _fit_ranker(rows, labels, groups, NICHE_RANKER_FEATURES)
-    by_request: dict[str, list[tuple[float, bool]]] = {}
-    for (text, _), p, label in zip(owners, oof, labels, strict=True):
-        by_request.setdefault(text, []).append((float(p), label == RIGHT_NICHE))
-    leads = {}
-    for text, scored in by_request.items():
-        scored.sort(reverse=True)
-        second = scored[1][0] if len(scored) > 1 else 0.0
-        leads[text] = (scored[0][0] - second, scored[0][1])
-    return model, report, leads
+    rankings: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for (request, candidate), p in zip(owners, oof, strict=True):
+        rankings.setdefault(request, []).append((candidate, float(p)))
+    for scored in rankings.values():
+        scored.sort(key=lambda item: item[1], reverse=True)
+    return model, report, rankings
 
 
-async def _niche_lead(
-    corpora: list[tuple[TrainingCorpus, KnowledgeBase]], leads: dict[str, tuple[float, bool]]
-) -> tuple[float | None, dict[str, Any]]:
-    """The lead at which the ranker's first niche is answered: above the out-of-fold lead of every
-    wrong first candidate among the requests the exact and fuzzy steps leave to the ranker, plus
-    ``LEAD_MARGIN``."""
-    right, wrong = [], []
+async def _niche_confidence(
+    corpora: list[tuple[TrainingCorpus, KnowledgeBase]], rankings: dict[tuple[str, str], list[tuple[str, float]]]
+) -> tuple[LinearModel | None, float | None, dict[str, Any]]:
+    """Whether the ranker's first niche is right, on the requests the exact, fuzzy and semantic steps
+    leave to it (their out-of-fold rankings). The threshold is above the out-of-fold confidence of
+    every wrong first candidate: on the training corpora, nothing wrong is ever answered."""
+    rows, labels = [], []
     for corpus, kb in corpora:
-        for text, _ in corpus.niche_queries:
+        for text, niche in corpus.niche_queries:
             resolution = await kb.resolve_niche(text)
-            if resolution.niche is None and resolution.candidates and text in leads:
-                lead, first_right = leads[text]
-                (right if first_right else wrong).append(lead)
-    if not right:
-        return None, {"ranked": len(wrong)}
-    lead = round(min(1.0, (max(wrong) if wrong else 0.0) + LEAD_MARGIN), 4)
-    report = {"ranked": len(right) + len(wrong), "first_right": len(right), "first_wrong": len(wrong),
-              "lead": lead, "would_answer_right": sum(v >= lead for v in right),
-              "would_answer_wrong": sum(v >= lead for v in wrong)}  # fmt: skip
-    return lead, report
+            scored = rankings.get((corpus.name, text))
+            if resolution.niche is None and resolution.candidates and scored:
+                values = confidence_features(scored, kb.niche_closeness)
+                rows.append([values[name] for name in CONFIDENCE_FEATURES])
+                labels.append(RIGHT_NICHE if scored[0][0] == niche else "wrong")
+    if len(set(labels)) < 2:
+        return None, None, {"ranked": len(labels)}
+    x, y = np.array(rows), np.array(labels)
+    model, report = _fit(x, y, CONFIDENCE_FEATURES)
+    z = (x - model.mean) / model.scale
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    estimator = LogisticRegression(C=report["C"], class_weight="balanced", max_iter=5000)
+    right = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")[:, 0]  # classes: right, wrong
+    threshold = float(right[y == "wrong"].max()) + CONFIDENCE_MARGIN
+    answered = right >= threshold
+    report |= {"ranked": len(labels), "first_right": int((y == RIGHT_NICHE).sum()), "threshold": round(threshold, 4),
+               "would_answer_right": int((answered & (y == RIGHT_NICHE)).sum()),
+               "would_answer_wrong": int((answered & (y != RIGHT_NICHE)).sum())}  # fmt: skip
+    return model, (round(threshold, 4) if threshold <= 1.0 else None), report
 
 
 async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[LinearModel, dict[str, Any]]:
@@ -356,12 +368,15 @@ async def calibrate(
     router's index signals, the gate and the source rule read."""
     corpora = [(corpus, await _open(corpus, embedder, var_root)) for corpus in training]
     ranker, ranker_report = await _faq_ranker(corpora)
-    niche_ranker, niche_report, leads = await _niche_ranker(corpora)
+    niche_ranker, niche_report, rankings = await _niche_ranker(corpora)
     for _, kb in corpora:
         kb.recalibrate(Calibration(faq_ranker=ranker, niche_ranker=niche_ranker))
-    lead, lead_report = await _niche_lead(corpora, leads)
+    confidence, confident_at, confidence_report = await _niche_confidence(corpora, rankings)
+    fitted = Calibration(
+        faq_ranker=ranker, niche_ranker=niche_ranker, niche_confidence=confidence, niche_confident_at=confident_at
+    )
     for _, kb in corpora:
-        kb.recalibrate(Calibration(faq_ranker=ranker, niche_ranker=niche_ranker, niche_lead=lead))
+        kb.recalibrate(fitted)
     router, router_report = await _router(corpora)
     gate, threshold, gate_report = await _answer_gate(corpora)
     ratio, source_report = await _source_ratio(corpora)
@@ -373,9 +388,10 @@ async def calibrate(
         "gate_threshold": round(threshold, 4),
         "source_ratio": ratio,
         "niche_ranker": niche_ranker.to_dict(),
-        "niche_lead": lead,
+        "niche_confidence": confidence.to_dict() if confidence else None,
+        "niche_confident_at": confident_at,
     }
-    report = {"faq_ranker": ranker_report, "niche_ranker": niche_report | {"lead": lead_report}, "router": router_report, "answer_gate": gate_report,
+    report = {"faq_ranker": ranker_report, "niche_ranker": niche_report | {"confidence": confidence_report}, "router": router_report, "answer_gate": gate_report,
               "sources": source_report}  # fmt: skip
     return corpora[0][1].embedder.model_id, entry, report
 
