@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import yaml
 from rapidfuzz import fuzz
@@ -20,6 +21,10 @@ from backend.knowledge.normalize import to_cyrillic
 NEAR_DUPLICATE = 85
 CORPUS_B = ROOT_DIR / "eval" / "corpus_b"
 CORPUS_B_SHA256 = "8c122403d047d9c34e35ef291199716c026206544c0fb4d8ddbdd0ef9f1ca4b6"
+# Corpus C is training data (the calibration is fitted on A and C): pinned so that
+# ``scenario/calibration.json`` can be refitted from exactly what it was fitted on.
+CORPUS_C = ROOT_DIR / "eval" / "corpus_c"
+CORPUS_C_SHA256 = "455f2955c5641228e62ffa94405d99c6a980b3d7d1723860016985247ca70b87"
 
 
 def _norm(text: str) -> str:
@@ -64,12 +69,16 @@ def test_the_check_catches_a_paraphrase() -> None:
     assert not near_duplicates(["как вернуть деньги"], ["есть ли интеграция с битрикс24"])
 
 
-def corpus_b_digest() -> str:
+def corpus_digest(root: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in CORPUS_B.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(CORPUS_B).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 def test_corpus_b_is_pinned() -> None:
-    assert corpus_b_digest() == CORPUS_B_SHA256, "corpus B changed: it must never be tuned on (see its README)"
+    assert corpus_digest(CORPUS_B) == CORPUS_B_SHA256, "corpus B changed: it must never be tuned on (see its README)"
+
+
+def test_corpus_c_is_pinned() -> None:
+    assert corpus_digest(CORPUS_C) == CORPUS_C_SHA256, "corpus C changed: refit scenario/calibration.json on it"
