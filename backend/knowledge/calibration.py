@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,14 @@ class LinearModel:
             "coef": self.coef.round(6).tolist(),
             "intercept": self.intercept.round(6).tolist(),
         }
+
+    def probability_of(self, cls: str, rows: Sequence[Mapping[str, float]]) -> list[float]:
+        """The probability of ``cls`` for each row of a binary model, in one matrix product."""
+        if not rows:
+            return []
+        x = (np.array([[row.get(name, 0.0) for name in self.features] for row in rows]) - self.mean) / self.scale
+        p = 1.0 / (1.0 + np.exp(-(x @ self.coef[0] + self.intercept[0])))  # the second class's
+        return [float(v) for v in (p if cls == self.classes[1] else 1.0 - p)]
 
     def probabilities(self, values: dict[str, float]) -> dict[str, float]:
         x = (np.array([values.get(name, 0.0) for name in self.features]) - self.mean) / self.scale

@@ -258,26 +258,7 @@ class NicheResolver:
             if not top_fuzzy or semantic[0][0] in top_fuzzy:
                 return NicheResolution(niche=semantic[0][0], method="semantic", show=show)
         if self.ranker is not None:
-            scored = sorted(
-                (
-                    (n, self.ranker.probabilities(f)[RIGHT_NICHE])
-                    for n, f in self._features(text, terms, semantic, fuzzy).items()
-                ),
-                key=lambda item: item[1],
-                reverse=True,
-            )[:SHORTLIST]
-            hits = [NicheHit(niche=n, category=self.category(n), score=round(p, 5)) for n, p in scored]
-            found = confidence_features(scored, self.closeness)
-            lead = found["lead"]
-            if (
-                self.confidence is not None
-                and self.confident_at is not None
-                and not multiple
-                and hits
-                and self.confidence.probabilities(found)[RIGHT_NICHE] >= self.confident_at
-            ):
-                return NicheResolution(niche=hits[0].niche, method="ranked", lead=round(lead, 5), show=show)
-            return NicheResolution(candidates=hits, lead=round(lead, 5), show=show)
+            return self._ranked(self.ranker, text, terms, semantic, fuzzy, multiple, show)
         # Name words found in the message rank niches too; they lead when the semantic ranking
         # recognises nothing (a long message around one niche word), and only assist otherwise.
         named = [n for n, share in self._term_ranking(terms) if share >= 0.5]
@@ -289,6 +270,34 @@ class NicheResolver:
         hits = [NicheHit(niche=n, category=self.category(n), score=round(s, 5)) for n, s in fused[:SHORTLIST]]
         lead = (fused[0][1] - fused[1][1]) / fused[0][1] if len(fused) > 1 else (1.0 if fused else 0.0)
         return NicheResolution(candidates=hits, lead=round(lead, 5), show=show)
+
+    def _ranked(
+        self,
+        ranker: LinearModel,
+        text: str,
+        terms: list[str],
+        semantic: list[tuple[str, float]],
+        fuzzy: list[tuple[str, float]],
+        multiple: bool,
+        show: int,
+    ) -> NicheResolution:
+        """The fitted ranker's shortlist, or its first niche when the fitted confidence is reached."""
+        features = self._features(text, terms, semantic, fuzzy)
+        probabilities = ranker.probability_of(RIGHT_NICHE, list(features.values()))
+        scored = sorted(zip(features, probabilities, strict=True), key=lambda item: item[1], reverse=True)[:SHORTLIST]
+        hits = [NicheHit(niche=n, category=self.category(n), score=round(p, 5)) for n, p in scored]
+        found = confidence_features(scored, self.closeness)
+        lead = round(found["lead"], 5)
+        confidence, at = self.confidence, self.confident_at
+        if (
+            confidence is not None
+            and at is not None
+            and not multiple
+            and hits
+            and confidence.probabilities(found)[RIGHT_NICHE] >= at
+        ):
+            return NicheResolution(niche=hits[0].niche, method="ranked", lead=lead, show=show)
+        return NicheResolution(candidates=hits, lead=lead, show=show)
 
     def candidates(self, text: str) -> dict[str, dict[str, float]]:
         """The niche ranker's features of every candidate (for fitting it on a labelled corpus)."""

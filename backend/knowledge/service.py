@@ -356,11 +356,8 @@ class KnowledgeBase:
         if mode == "hybrid" and ranker is not None and dense:
             # The fitted ranker: the probability that each candidate answers the question.
             features = candidate_features(by_kind, dict(lexical), wanted, gen.faq_stems, gen.faq_head_stems, floor)
-            fused = sorted(
-                ((a, ranker.probabilities(f)[RIGHT_ARTICLE]) for a, f in features.items()),
-                key=lambda item: item[1],
-                reverse=True,
-            )
+            probabilities = ranker.probability_of(RIGHT_ARTICLE, list(features.values()))
+            fused = sorted(zip(features, probabilities, strict=True), key=lambda item: item[1], reverse=True)
         elif mode == "hybrid":
             # Convex fusion: dense cosines scaled over the retrieved pool, BM25 scaled by its best score.
             fused = weighted_sum([normalise(dense), normalise(lexical, floor=0.0)], [DENSE_WEIGHT, 1 - DENSE_WEIGHT])
