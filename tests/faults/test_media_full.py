@@ -89,7 +89,7 @@ async def test_full_media_disk_fails_the_speech_task_clearly(
         # The upload is refused while storing it, before any transcription: no STT server is needed.
         app = await app_factory(derive_settings(settings, tmp_path, STT_BASE_URL="http://127.0.0.1:9/v1", **values))
         async with client_for(app) as http:
-            chat = await http.post("/ai/chat", json={"message": "Сколько стоит подключение?", "voice": True})
+            chat = await http.post("/ai/chat", json={"message": "Как вернуть деньги?", "voice": True})
             assert chat.status_code == 200, chat.text
             reply = chat.json()
             assert reply["scenario"] == "FAQ" and reply["reply"] and reply["audio"]["task_id"]
@@ -108,7 +108,7 @@ async def test_full_media_disk_fails_the_speech_task_clearly(
         assert status["error"] == {"error_code": "MEDIA_STORAGE_FAILED", "detail": NO_SPACE}, status
     assert refused.status_code == 503, refused.text
     assert refused.json() == {"error_code": "MEDIA_STORAGE_FAILED", "detail": NO_SPACE}
-    assert [text for _, text, _ in stored_messages(settings, "user")] == ["Сколько стоит подключение?"]
+    assert [text for _, text, _ in stored_messages(settings, "user")] == ["Как вернуть деньги?"]
     assert len(stored_messages(settings, "assistant")) == 1
 
 
