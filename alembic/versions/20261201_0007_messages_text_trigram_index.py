@@ -14,7 +14,7 @@ and an unused extension costs nothing.
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-01 23:00:00
+Create Date: 2026-11-30 23:00:00
 """
 
 from collections.abc import Sequence

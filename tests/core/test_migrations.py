@@ -69,9 +69,11 @@ def test_postgres_search_index_is_a_trigram_gin_and_is_checked(postgres: Throwaw
     run_alembic(url, ("downgrade", "0006"))
     assert _trigram_index(url) is None
     engine = create_engine(_sync(url))
-    with engine.begin() as conn:  # what a build that failed halfway leaves behind, under the same name
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").scalar() == 1
+        # What a build that failed halfway leaves behind, under the same name.
         conn.exec_driver_sql(f"CREATE INDEX {TRIGRAM_INDEX} ON messages (created_at)")
-    run_alembic(url, ("upgrade", "head"))  # pg_trgm is left by the downgrade and already there
+    run_alembic(url, ("upgrade", "head"))
     assert "USING gin (text gin_trgm_ops)" in (_trigram_index(url) or "")
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP INDEX {TRIGRAM_INDEX}")
