@@ -17,10 +17,15 @@ class Message(UUIDPrimaryKey, CreatedAt, Base):
     # Every turn reads its conversation's newest messages (repository.recent_messages): one index gives
     # the filter and the order. With separate indexes PostgreSQL may walk ix_messages_created_at
     # backwards through every conversation's messages to find a new conversation's few (or none).
-    # The operator console filters conversations by a turn's scenario (admin.console.repository).
+    # The operator console filters conversations by a turn's scenario and searches the text with
+    # ILIKE '%…%' (admin.console.repository); on PostgreSQL a pg_trgm GIN index answers the search
+    # (migration 0007; SQLite has no such index and scans; alembic/env.py compares it on PostgreSQL only).
     __table_args__ = (
         Index("ix_messages_session_id_created_at", "session_id", "created_at", "id"),
         Index("ix_messages_scenario_session_id", "scenario", "session_id"),
+        Index("ix_messages_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(
+            dialect="postgresql"
+        ),
     )
 
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"))

@@ -71,6 +71,8 @@ KINDS = {
     "scenario=ANALYTICS": (CONVERSATIONS, {"scenario": "ANALYTICS", "limit": 50}),
     "registered=false": (CONVERSATIONS, {"registered": "false", "limit": 50}),
     "q= (text search)": (CONVERSATIONS, {"q": "ниши номер 777 ", "limit": 50}),
+    "q= 111 conversations": (CONVERSATIONS, {"q": "номер 12", "limit": 50}),
+    "q= every conversation": (CONVERSATIONS, {"q": "тариф", "limit": 50}),
     "leads first page (50)": (LEADS, {"limit": 50}),
 }
 

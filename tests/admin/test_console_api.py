@@ -192,6 +192,9 @@ async def test_filters_search_and_pagination(client: httpx.AsyncClient, seeded: 
     assert await only(q="%") == [str(seeded["lead"])]
     assert await only(q="нет такого текста") == []
     assert await only(q="тариф", registered="false", failed="false") == [str(seeded["guest_faq"])]
+    # The search picks conversations, not messages: a hit's counts are its whole conversation's.
+    found = (await get(client, "/admin/conversations", q="аналитику"))["conversations"]
+    assert [(c["id"], c["messages"], c["fallbacks"]) for c in found] == [(str(seeded["guest_fallback"]), 2, 1)]
 
     # Pages: limit/offset over the same order, with the total of the whole filtered list.
     pages = await asyncio.gather(*(get(client, "/admin/conversations", limit=1, offset=n) for n in range(4)))

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, case, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from backend.auth.models import ChatSession, User
 from backend.auth.repository import visit_columns
@@ -44,26 +45,31 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _text_matches(dialect: str, q: str) -> ColumnElement[bool]:
+def _text_matches(dialect: str, text: QueryableAttribute[str], q: str) -> ColumnElement[bool]:
     """Case-insensitive substring match; % and _ in ``q`` are literal. SQLite folds only ASCII case,
     so there both sides go through ``unicode_lower`` (registered by ``core.database`` on connect)."""
     if dialect == "sqlite":
-        return func.unicode_lower(Message.text).like(_like_pattern(q.lower()), escape="\\")
-    return Message.text.ilike(_like_pattern(q), escape="\\")
+        return func.unicode_lower(text).like(_like_pattern(q.lower()), escape="\\")
+    return text.ilike(_like_pattern(q), escape="\\")
 
 
 def _conversations(filters: ConversationFilter, dialect: str) -> tuple[Select[Any], Any]:
-    stats = (
-        select(
-            Message.session_id.label("session_id"),
-            func.min(Message.created_at).label("started_at"),
-            func.max(Message.created_at).label("last_message_at"),
-            func.count().label("messages"),
-            func.sum(case((_failed_turn(), 1), else_=0)).label("fallbacks"),
+    stats_query = select(
+        Message.session_id.label("session_id"),
+        func.min(Message.created_at).label("started_at"),
+        func.max(Message.created_at).label("last_message_at"),
+        func.count().label("messages"),
+        func.sum(case((_failed_turn(), 1), else_=0)).label("fallbacks"),
+    ).group_by(Message.session_id)
+    if filters.q:
+        # The search picks the conversations before they are aggregated, so only theirs are read (on
+        # PostgreSQL the match runs on the trigram index ix_messages_text_trgm, migration 0007), not
+        # every message of every conversation, to be thrown away by the join afterwards.
+        found = aliased(Message)
+        stats_query = stats_query.where(
+            Message.session_id.in_(select(found.session_id).where(_text_matches(dialect, found.text, filters.q)))
         )
-        .group_by(Message.session_id)
-        .subquery("stats")
-    )
+    stats = stats_query.subquery("stats")
     statement = (
         select(
             ChatSession.id,
@@ -94,10 +100,6 @@ def _conversations(filters: ConversationFilter, dialect: str) -> tuple[Select[An
     if filters.scenario is not None:
         statement = statement.where(
             exists().where(Message.session_id == ChatSession.id, Message.scenario == filters.scenario)
-        )
-    if filters.q:
-        statement = statement.where(
-            exists().where(Message.session_id == ChatSession.id, _text_matches(dialect, filters.q))
         )
     return statement, stats
 
