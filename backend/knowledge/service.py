@@ -274,16 +274,14 @@ class KnowledgeBase:
             kinds[kind] = max(kinds.get(kind, -1.0), cosine)
         return by_kind, floor
 
-    def _semantic(
-        self, vectors: np.ndarray, keys: list[str], text: str, k: int, units: int | None = None
-    ) -> list[tuple[str, float]]:
+    def _semantic(self, vectors: np.ndarray, keys: list[str], text: str, k: int) -> list[tuple[str, float]]:
         """Nearest records by cosine over in-memory unit vectors, pooled by record (max): the best
-        ``units`` units (default ``max(3k, 30)``), at most ``k`` records."""
+        ``max(3k, 30)`` units, at most ``k`` records."""
         if not keys:
             return []
         similarities = vectors @ self.encode_queries([text])[0]
         best: dict[str, float] = {}
-        for row in np.argsort(-similarities)[: units or max(k * 3, 30)]:
+        for row in np.argsort(-similarities)[: max(k * 3, 30)]:
             key = keys[row]
             best.setdefault(key, float(similarities[row]))
         return sorted(best.items(), key=lambda item: item[1], reverse=True)[:k]
