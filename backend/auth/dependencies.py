@@ -29,7 +29,7 @@ async def current_user_optional(
 CurrentUserOptional = Annotated[User | None, Depends(current_user_optional)]
 
 
-def get_session_store(redis: RedisDep, settings: SettingsDep) -> SessionStore:
+async def get_session_store(redis: RedisDep, settings: SettingsDep) -> SessionStore:
     return SessionStore(redis, settings.SESSION_TTL_SECONDS)
 
 

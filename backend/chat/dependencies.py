@@ -10,12 +10,12 @@ from backend.chat.service import ChatService, build_caller
 from backend.core.dependencies import SettingsDep
 
 
-def get_chat_service(request: Request) -> ChatService:
+async def get_chat_service(request: Request) -> ChatService:
     service: ChatService = request.app.state.runtime.chat_service()
     return service
 
 
-def get_caller(user: CurrentUserOptional, settings: SettingsDep) -> Caller:
+async def get_caller(user: CurrentUserOptional, settings: SettingsDep) -> Caller:
     return build_caller(user, settings)
 
 

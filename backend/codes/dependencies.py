@@ -11,11 +11,11 @@ from backend.core.dependencies import LimiterDep, RedisDep, SettingsDep
 from backend.core.errors import Forbidden, Unauthorized
 
 
-def get_code_service(redis: RedisDep, limiter: LimiterDep, settings: SettingsDep) -> CodeService:
+async def get_code_service(redis: RedisDep, limiter: LimiterDep, settings: SettingsDep) -> CodeService:
     return CodeService(redis, limiter, settings)
 
 
-def require_admin_token(settings: SettingsDep, x_admin_token: Annotated[str | None, Header()] = None) -> None:
+async def require_admin_token(settings: SettingsDep, x_admin_token: Annotated[str | None, Header()] = None) -> None:
     if not x_admin_token:
         raise Unauthorized("Нужен заголовок X-Admin-Token.", error_code="ADMIN_TOKEN_REQUIRED")
     if not hmac.compare_digest(x_admin_token.encode(), settings.SECRET_ADMIN_TOKEN.encode()):

@@ -12,7 +12,7 @@ from backend.core.client_ip import client_ip, parse_networks
 from backend.core.dependencies import LimiterDep, SettingsDep
 
 
-def request_ip(request: Request, settings: SettingsDep) -> str:
+async def request_ip(request: Request, settings: SettingsDep) -> str:
     return client_ip(request, parse_networks(settings.TRUSTED_PROXIES))
 
 
