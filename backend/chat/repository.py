@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from backend.auth.models import ChatSession, User
 from backend.chat.models import FunnelEvent, Message
+from backend.core.orm import utcnow
 
 
 async def move_history_to_user(db: AsyncSession, chat_session_id: uuid.UUID, user_id: uuid.UUID) -> None:
@@ -24,6 +26,15 @@ async def update_session_fields(db: AsyncSession, chat_session_id: uuid.UUID, **
     await db.execute(update(ChatSession).where(ChatSession.id == chat_session_id).values(**values))
 
 
+@dataclass(frozen=True)
+class StoredMessage:
+    id: uuid.UUID
+    created_at: datetime
+
+
+_MESSAGES = cast(Table, Message.__table__)
+
+
 async def add_message(
     db: AsyncSession,
     *,
@@ -33,23 +44,52 @@ async def add_message(
     text: str,
     scenario: str | None = None,
     meta: dict[str, Any] | None = None,
-) -> Message:
-    row = Message(session_id=session_id, user_id=user_id, role=role, text=text, scenario=scenario, meta=meta or {})
-    db.add(row)
-    await db.flush()
-    return row
-
-
-async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -> list[tuple[str, str]]:
-    """The conversation's newest ``limit`` messages as (role, text), oldest first: two columns, not
-    ORM objects (every turn reads them; their metadata would only be decoded to be thrown away)."""
-    rows = await db.execute(
-        select(Message.role, Message.text)
-        .where(Message.session_id == session_id)
-        .order_by(Message.created_at.desc(), Message.id.desc())
-        .limit(limit)
+) -> StoredMessage:
+    """One INSERT, not an ORM object and a flush (every turn stores two; nothing reads them back)."""
+    stored = StoredMessage(id=uuid.uuid4(), created_at=utcnow())
+    await db.execute(
+        insert(_MESSAGES).values(
+            id=stored.id,
+            session_id=session_id,
+            user_id=user_id,
+            role=role,
+            text=text,
+            scenario=scenario,
+            metadata=meta or {},
+            created_at=stored.created_at,
+        )
     )
-    return [(role, text) for role, text in reversed(rows.all())]
+    return stored
+
+
+@dataclass(frozen=True)
+class Recent:
+    """What a turn reads before it stores the visitor's message, in one query."""
+
+    history: list[tuple[str, str]]  # the newest messages as (role, text), oldest first
+    handoff_state: str | None  # the session row's; None when no message came back (none yet)
+    last_fell_back: bool | None  # whether the newest assistant message fell back; None: none among them
+
+
+async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -> Recent:
+    """The conversation's newest ``limit`` messages as (role, text): two columns, not ORM objects
+    (every turn reads them; their metadata would only be decoded to be thrown away), plus each one's
+    fallback flag and the session's handoff state, which the turn needs next (one round trip)."""
+    handoff = select(ChatSession.handoff_state).where(ChatSession.id == session_id).scalar_subquery()
+    rows = (
+        await db.execute(
+            select(Message.role, Message.text, Message.meta["fallback"], handoff)
+            .where(Message.session_id == session_id)
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    fell_back = next((bool(flag) for role, _, flag, _ in rows if role == "assistant"), None)
+    return Recent(
+        history=[(role, text) for role, text, _, _ in reversed(rows)],
+        handoff_state=rows[0][3] if rows else None,
+        last_fell_back=False if fell_back is None and len(rows) < limit else fell_back,
+    )
 
 
 async def add_funnel_event(
