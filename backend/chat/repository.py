@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,20 @@ class StoredMessage:
     created_at: datetime
 
 
-_MESSAGES = cast(Table, Message.__table__)
+# Every turn runs these: built once (SQLAlchemy then skips building the statement and its cache key).
+_INSERT_MESSAGE = insert(cast(Table, Message.__table__))
+
+
+@functools.lru_cache(maxsize=4)
+def _recent_query(limit: int) -> Select[tuple[str, str, Any, str | None]]:
+    session_id = bindparam("session_id", type_=Message.session_id.type)
+    handoff = select(ChatSession.handoff_state).where(ChatSession.id == session_id).scalar_subquery()
+    return (
+        select(Message.role, Message.text, Message.meta["fallback"], handoff)
+        .where(Message.session_id == session_id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
 
 
 async def add_message(
@@ -47,17 +61,9 @@ async def add_message(
 ) -> StoredMessage:
     """One INSERT, not an ORM object and a flush (every turn stores two; nothing reads them back)."""
     stored = StoredMessage(id=uuid.uuid4(), created_at=utcnow())
+    values = {"session_id": session_id, "user_id": user_id, "role": role, "text": text, "scenario": scenario}
     await db.execute(
-        insert(_MESSAGES).values(
-            id=stored.id,
-            session_id=session_id,
-            user_id=user_id,
-            role=role,
-            text=text,
-            scenario=scenario,
-            metadata=meta or {},
-            created_at=stored.created_at,
-        )
+        _INSERT_MESSAGE, values | {"id": stored.id, "metadata": meta or {}, "created_at": stored.created_at}
     )
     return stored
 
@@ -75,15 +81,7 @@ async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -
     """The conversation's newest ``limit`` messages as (role, text): two columns, not ORM objects
     (every turn reads them; their metadata would only be decoded to be thrown away), plus each one's
     fallback flag and the session's handoff state, which the turn needs next (one round trip)."""
-    handoff = select(ChatSession.handoff_state).where(ChatSession.id == session_id).scalar_subquery()
-    rows = (
-        await db.execute(
-            select(Message.role, Message.text, Message.meta["fallback"], handoff)
-            .where(Message.session_id == session_id)
-            .order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(limit)
-        )
-    ).all()
+    rows = (await db.execute(_recent_query(limit), {"session_id": session_id})).all()
     fell_back = next((bool(flag) for role, _, flag, _ in rows if role == "assistant"), None)
     return Recent(
         history=[(role, text) for role, text, _, _ in reversed(rows)],
