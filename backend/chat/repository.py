@@ -33,18 +33,21 @@ class StoredMessage:
     created_at: datetime
 
 
-# Every turn runs these: built once (SQLAlchemy then skips building the statement and its cache key).
-_INSERT_MESSAGE = insert(cast(Table, Message.__table__))
+# Every turn runs these: built once (SQLAlchemy then skips building the statement and its cache key),
+# over the tables rather than the mapped classes (plain rows, no ORM result machinery).
+_MESSAGES = cast(Table, Message.__table__)
+_SESSIONS = cast(Table, ChatSession.__table__)
+_INSERT_MESSAGE = insert(_MESSAGES)
 
 
 @functools.lru_cache(maxsize=4)
 def _recent_query(limit: int) -> Select[tuple[str, str, Any, str | None]]:
-    session_id = bindparam("session_id", type_=Message.session_id.type)
-    handoff = select(ChatSession.handoff_state).where(ChatSession.id == session_id).scalar_subquery()
+    session_id = bindparam("session_id", type_=_MESSAGES.c.session_id.type)
+    handoff = select(_SESSIONS.c.handoff_state).where(_SESSIONS.c.id == session_id).scalar_subquery()
     return (
-        select(Message.role, Message.text, Message.meta["fallback"], handoff)
-        .where(Message.session_id == session_id)
-        .order_by(Message.created_at.desc(), Message.id.desc())
+        select(_MESSAGES.c.role, _MESSAGES.c.text, _MESSAGES.c.metadata["fallback"], handoff)
+        .where(_MESSAGES.c.session_id == session_id)
+        .order_by(_MESSAGES.c.created_at.desc(), _MESSAGES.c.id.desc())
         .limit(limit)
     )
 
