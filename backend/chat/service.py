@@ -135,21 +135,22 @@ class ChatService:
         message = await repository.add_message(
             db, session_id=state.chat_session_id, user_id=state.user_id, role="user", text=text
         )
+        # The handoff state and the last reply's fallback flag came with the history; PostgreSQL is asked
+        # only when the history could not tell (no message yet; no assistant message among them), and
+        # before the commit: a query after it would hold a pooled connection through the model call.
+        handoff = Handoff(db, self._settings)
+        handoff_state = recent.handoff_state or await handoff.state(state.chat_session_id)
+        previous_fell_back = recent.last_fell_back
+        if previous_fell_back is None:
+            previous_fell_back = await handoff.last_fell_back(state.chat_session_id)
         await commit(db)  # the visitor's message (and a new session's row) persist before anything can fail
         self._store.save_after_commit(db, state)  # the state this turn leaves, once its reply is stored
 
-        # The handoff state and the last reply's fallback flag came with the history; PostgreSQL is asked
-        # again only when the history could not tell (no message yet; no assistant message among them).
-        handoff = Handoff(db, self._settings)
-        handoff_state = recent.handoff_state or await handoff.state(state.chat_session_id)
         if handoff_state in SILENT_STATES:  # a human answers this conversation: no model call
             return await self._handoff_turn(db, state, message.id, WAITING_TEXT, "handoff_waiting")
         if asks_for_person(text):
             await handoff.request(state.chat_session_id, state.user_id, reason="asked", text=text)
             return await self._handoff_turn(db, state, message.id, HANDOFF_TEXT, "handoff")
-        previous_fell_back = recent.last_fell_back
-        if previous_fell_back is None:
-            previous_fell_back = await handoff.last_fell_back(state.chat_session_id)
 
         # A stream must not show small talk that the OFFTOPIC quota then refuses: when the quota has no
         # room left, the text waits until the reply is known not to be OFFTOPIC.
