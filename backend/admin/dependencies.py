@@ -15,7 +15,7 @@ from backend.core.errors import Forbidden, Unauthorized
 from backend.core.openapi import error_responses
 
 
-def require_admin(
+async def require_admin(
     settings: SettingsDep, user: CurrentUserOptional, x_admin_token: Annotated[str | None, Header()] = None
 ) -> None:
     if x_admin_token is not None:
@@ -28,7 +28,7 @@ def require_admin(
         raise AdminRequired
 
 
-def get_user_admin(db: DbSession, settings: SettingsDep, redis: RedisDep) -> UserAdmin:
+async def get_user_admin(db: DbSession, settings: SettingsDep, redis: RedisDep) -> UserAdmin:
     return UserAdmin(db, settings, redis)
 
 

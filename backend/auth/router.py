@@ -26,7 +26,7 @@ from backend.auth.schemas import (
 from backend.auth.sessions import record_visit
 from backend.auth.users import UserManagerDep, get_user_manager, jwt_strategy
 from backend.codes.dependencies import CodeServiceDep
-from backend.core.client_ip import client_ip, parse_networks
+from backend.core.client_ip import request_ip
 from backend.core.dependencies import DbSession, LimiterDep, RedisDep, SettingsDep
 from backend.core.errors import AppError, Unauthorized
 from backend.core.openapi import error_responses
@@ -63,7 +63,7 @@ async def request_code(
 ) -> RequestCodeResponse:
     """A login code by e-mail for API clients (then ``/auth/jwt/login_custom`` with ``code``).
     The same answer whether or not the account exists; the mail goes out after the response."""
-    ip = client_ip(request, parse_networks(settings.TRUSTED_PROXIES))
+    ip = request_ip(request, settings)
     await service.enforce_code_request_limits(limiter, settings, body.email, ip)
     code = await service.issue_login_code(db, settings, codes, body.email)
     if code is not None:
@@ -96,7 +96,7 @@ async def login_custom(
     settings: SettingsDep,
     limiter: LimiterDep,
 ) -> UserProfile:
-    ip = client_ip(request, parse_networks(settings.TRUSTED_PROXIES))
+    ip = request_ip(request, settings)
     await service.enforce_login_limits(limiter, settings, body.email, ip)
     try:
         user = await service.authenticate(manager, codes, body)

@@ -22,7 +22,7 @@ from backend.auth.users import UserManager, jwt_strategy, make_user_manager
 from backend.codes.service import CodeService
 from backend.core.config import Settings
 from backend.core.errors import ServiceUnavailable, TooManyRequests
-from backend.core.ratelimit import RateLimiter
+from backend.core.ratelimit import Limit, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +40,13 @@ async def enforce_login_limits(limiter: RateLimiter, settings: Settings, email: 
     Every attempt counts (not only failures), so concurrent guesses cannot slip past the check.
     """
     account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    checks = ((settings.RATE_LOGIN_IP, "login-ip", ip), (settings.RATE_LOGIN_ACCOUNT, "login-account", account))
-    for rule, scope, identifier in checks:
-        detail = "Слишком много попыток входа. Попробуйте снова через {seconds} с."
-        await limiter.enforce(rule, detail, "LOGIN_RATE_LIMITED", scope, identifier)
+    detail = "Слишком много попыток входа. Попробуйте снова через {seconds} с."
+    await limiter.enforce_all(
+        [
+            Limit(settings.RATE_LOGIN_IP, detail, "LOGIN_RATE_LIMITED", ("login-ip", ip)),
+            Limit(settings.RATE_LOGIN_ACCOUNT, detail, "LOGIN_RATE_LIMITED", ("login-account", account)),
+        ]
+    )
 
 
 async def enforce_new_session_limit(limiter: RateLimiter, settings: Settings, ip: str) -> None:
@@ -56,13 +59,13 @@ async def enforce_code_request_limits(limiter: RateLimiter, settings: Settings, 
     """POST /auth/request-code: RATE_REQUEST_CODE_IP per client IP and RATE_REQUEST_CODE_CONTACT per
     e-mail, counted whether or not such an account exists (the limit reveals nothing)."""
     account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    checks = (
-        (settings.RATE_REQUEST_CODE_IP, "request-code-ip", ip),
-        (settings.RATE_REQUEST_CODE_CONTACT, "request-code-contact", account),
+    detail = "Слишком много запросов кода. Попробуйте снова через {seconds} с."
+    await limiter.enforce_all(
+        [
+            Limit(settings.RATE_REQUEST_CODE_IP, detail, "CODE_REQUEST_LIMIT", ("request-code-ip", ip)),
+            Limit(settings.RATE_REQUEST_CODE_CONTACT, detail, "CODE_REQUEST_LIMIT", ("request-code-contact", account)),
+        ]
     )
-    for rule, scope, identifier in checks:
-        detail = "Слишком много запросов кода. Попробуйте снова через {seconds} с."
-        await limiter.enforce(rule, detail, "CODE_REQUEST_LIMIT", scope, identifier)
 
 
 async def issue_login_code(db: AsyncSession, settings: Settings, codes: CodeService, email: str) -> str | None:

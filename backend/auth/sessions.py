@@ -68,27 +68,32 @@ class SessionStore:
         return self._redis
 
     @staticmethod
-    def _key(sid: str) -> str:
+    def key(sid: str) -> str:
+        """The Redis key of session ``sid``'s state (a turn reads it in the round trip taking its lock)."""
         return f"leadinc:session:{sid}"
 
     async def load(self, sid: str | None) -> SessionState | None:
         if not sid or len(sid) > 128:
             return None
-        raw = await self._redis.get(self._key(sid))
-        return SessionState.from_json(sid, str(raw)) if raw else None
+        return self.parse(sid, await self._redis.get(self.key(sid)))
+
+    @staticmethod
+    def parse(sid: str, raw: str | bytes | None) -> SessionState | None:
+        """The state stored under ``key(sid)``, or None when there was none."""
+        return SessionState.from_json(sid, raw if isinstance(raw, str) else raw.decode()) if raw else None
 
     async def save(self, state: SessionState) -> None:
-        await self._redis.set(self._key(state.sid), state.to_json(), ex=self._ttl)
+        await self._redis.set(self.key(state.sid), state.to_json(), ex=self._ttl)
 
     async def destroy(self, sid: str | None) -> None:
         if sid:
-            await self._redis.delete(self._key(sid))
+            await self._redis.delete(self.key(sid))
 
     async def destroy_conversations(self, chat_session_ids: set[uuid.UUID]) -> int:
         """Delete every session state that names one of ``chat_session_ids`` (an erased account's);
         a SCAN over the session keys, so meant for rare operator actions. Returns how many went."""
         wanted, removed = {str(i) for i in chat_session_ids}, 0
-        async for key in self._redis.scan_iter(match=self._key("*"), count=500):
+        async for key in self._redis.scan_iter(match=self.key("*"), count=500):
             raw = await self._redis.get(key)
             if raw and json.loads(raw).get("chat_session_id") in wanted:
                 removed += int(await self._redis.delete(key))

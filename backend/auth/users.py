@@ -233,7 +233,9 @@ def jwt_strategy(settings: Settings, redis: aioredis.Redis) -> RevocableJWTStrat
     return RevocableJWTStrategy(redis, derive_secret(settings, Purpose.JWT), settings.JWT_LIFETIME_SECONDS)
 
 
-def get_user_manager(settings: SettingsDep, session: DbSession, limiter: LimiterDep, redis: RedisDep) -> UserManager:
+async def get_user_manager(
+    settings: SettingsDep, session: DbSession, limiter: LimiterDep, redis: RedisDep
+) -> UserManager:
     return make_user_manager(session, settings, limiter, redis)
 
 

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from backend.auth.models import ChatSession, User
 from backend.chat.models import FunnelEvent, Message
+from backend.core.orm import utcnow
 
 
 async def move_history_to_user(db: AsyncSession, chat_session_id: uuid.UUID, user_id: uuid.UUID) -> None:
@@ -24,6 +27,31 @@ async def update_session_fields(db: AsyncSession, chat_session_id: uuid.UUID, **
     await db.execute(update(ChatSession).where(ChatSession.id == chat_session_id).values(**values))
 
 
+@dataclass(frozen=True)
+class StoredMessage:
+    id: uuid.UUID
+    created_at: datetime
+
+
+# Every turn runs these: built once (SQLAlchemy then skips building the statement and its cache key),
+# over the tables rather than the mapped classes (plain rows, no ORM result machinery).
+_MESSAGES = cast(Table, Message.__table__)
+_SESSIONS = cast(Table, ChatSession.__table__)
+_INSERT_MESSAGE = insert(_MESSAGES)
+
+
+@functools.lru_cache(maxsize=4)
+def _recent_query(limit: int) -> Select[tuple[str, str, Any, str | None]]:
+    session_id = bindparam("session_id", type_=_MESSAGES.c.session_id.type)
+    handoff = select(_SESSIONS.c.handoff_state).where(_SESSIONS.c.id == session_id).scalar_subquery()
+    return (
+        select(_MESSAGES.c.role, _MESSAGES.c.text, _MESSAGES.c.metadata["fallback"], handoff)
+        .where(_MESSAGES.c.session_id == session_id)
+        .order_by(_MESSAGES.c.created_at.desc(), _MESSAGES.c.id.desc())
+        .limit(limit)
+    )
+
+
 async def add_message(
     db: AsyncSession,
     *,
@@ -33,23 +61,36 @@ async def add_message(
     text: str,
     scenario: str | None = None,
     meta: dict[str, Any] | None = None,
-) -> Message:
-    row = Message(session_id=session_id, user_id=user_id, role=role, text=text, scenario=scenario, meta=meta or {})
-    db.add(row)
-    await db.flush()
-    return row
-
-
-async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -> list[tuple[str, str]]:
-    """The conversation's newest ``limit`` messages as (role, text), oldest first: two columns, not
-    ORM objects (every turn reads them; their metadata would only be decoded to be thrown away)."""
-    rows = await db.execute(
-        select(Message.role, Message.text)
-        .where(Message.session_id == session_id)
-        .order_by(Message.created_at.desc(), Message.id.desc())
-        .limit(limit)
+) -> StoredMessage:
+    """One INSERT, not an ORM object and a flush (every turn stores two; nothing reads them back)."""
+    stored = StoredMessage(id=uuid.uuid4(), created_at=utcnow())
+    values = {"session_id": session_id, "user_id": user_id, "role": role, "text": text, "scenario": scenario}
+    await db.execute(
+        _INSERT_MESSAGE, values | {"id": stored.id, "metadata": meta or {}, "created_at": stored.created_at}
     )
-    return [(role, text) for role, text in reversed(rows.all())]
+    return stored
+
+
+@dataclass(frozen=True)
+class Recent:
+    """What a turn reads before it stores the visitor's message, in one query."""
+
+    history: list[tuple[str, str]]  # the newest messages as (role, text), oldest first
+    handoff_state: str | None  # the session row's; None when no message came back (none yet)
+    last_fell_back: bool | None  # whether the newest assistant message fell back; None: none among them
+
+
+async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -> Recent:
+    """The conversation's newest ``limit`` messages as (role, text): two columns, not ORM objects
+    (every turn reads them; their metadata would only be decoded to be thrown away), plus each one's
+    fallback flag and the session's handoff state, which the turn needs next (one round trip)."""
+    rows = (await db.execute(_recent_query(limit), {"session_id": session_id})).all()
+    fell_back = next((bool(flag) for role, _, flag, _ in rows if role == "assistant"), None)
+    return Recent(
+        history=[(role, text) for role, text, _, _ in reversed(rows)],
+        handoff_state=rows[0][3] if rows else None,
+        last_fell_back=False if fell_back is None and len(rows) < limit else fell_back,
+    )
 
 
 async def add_funnel_event(

@@ -16,17 +16,15 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from backend.assistant.contract import AudioRef, Reply
 from backend.auth import service as auth_service
 from backend.auth.cookies import carry_cookies
-from backend.auth.dependencies import CurrentSession, SessionStoreDep
+from backend.auth.dependencies import CurrentSession
 from backend.auth.sessions import SessionState
-from backend.chat.dependencies import CallerDep, ChatServiceDep
+from backend.chat.dependencies import ChatCallDep
 from backend.chat.handoff import Handoff
 from backend.chat.schemas import ChatRequest, NewMessages
 from backend.core.database import commit, unit_of_work
 from backend.core.dependencies import DbSession, SettingsDep
 from backend.core.error_handlers import classify
 from backend.core.openapi import error_responses
-from backend.limits.dependencies import ChatRateLimited
-from backend.voice.dependencies import VoiceServiceDep
 from backend.voice.service import VoiceService
 
 router = APIRouter(prefix="/ai", tags=["chat"])
@@ -47,26 +45,19 @@ async def _spoken(db: AsyncSession, reply: Reply, voice: VoiceService, state: Se
     return reply.model_copy(update={"audio": AudioRef(task_id=task.task_id, status_url=task.status_url)})
 
 
-@router.post("/chat", response_model=Reply, dependencies=[ChatRateLimited], responses=_LIMITED)
-async def chat(
-    body: ChatRequest,
-    response: Response,
-    state: CurrentSession,
-    caller: CallerDep,
-    service: ChatServiceDep,
-    store: SessionStoreDep,
-    db: DbSession,
-    settings: SettingsDep,
-    voice: VoiceServiceDep,
-) -> Reply:
-    # One unit of work (DbSession commits before the response goes out): a failure anywhere below
+@router.post("/chat", response_model=Reply, responses=_LIMITED)
+async def chat(body: ChatRequest, response: Response, call: ChatCallDep) -> Reply:
+    # One unit of work (ChatCallDep commits before the response goes out): a failure anywhere below
     # leaves neither the account nor the login cookie behind.
-    result = await service.handle(db, body.message, state, caller)
+    db, settings = call.db, call.settings
+    result = await call.service.handle(db, body.message, call.state, call.caller)
     reply, state = result.reply, result.state
     if result.login_user_id is not None:
-        state = await auth_service.sign_in_by_id(response, result.login_user_id, state.sid, store, db, settings, state)
+        state = await auth_service.sign_in_by_id(
+            response, result.login_user_id, state.sid, call.store, db, settings, state
+        )
     if body.voice:
-        reply = await _spoken(db, reply, voice, state, body.audio_format)
+        reply = await _spoken(db, reply, call.voice, state, body.audio_format)
     return reply
 
 
@@ -76,7 +67,6 @@ def _event(kind: str, payload: object) -> ServerSentEvent:
 
 @router.post(
     "/chat/stream",
-    dependencies=[ChatRateLimited],
     response_class=EventSourceResponse,
     responses={
         200: {
@@ -87,15 +77,9 @@ def _event(kind: str, payload: object) -> ServerSentEvent:
     },
 )
 async def chat_stream(
-    request: Request,
-    body: ChatRequest,
-    response: Response,
-    state: CurrentSession,
-    caller: CallerDep,
-    service: ChatServiceDep,
-    voice: VoiceServiceDep,
-    db: DbSession,
+    request: Request, body: ChatRequest, response: Response, call: ChatCallDep
 ) -> EventSourceResponse:
+    db, state, caller, service, voice = call.db, call.state, call.caller, call.service, call.voice
     queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue()
 
     class Sink:

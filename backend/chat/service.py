@@ -117,10 +117,12 @@ class ChatService:
         previous turn does not finish within ``wait_seconds`` (default TURN_WAIT_SECONDS)."""
         if lock is None:
             lock = self.turn_lock(state.sid, wait_seconds=wait_seconds)
-            await lock.acquire()
+            # The state the previous turn left comes in the round trip that takes the lock.
+            stored = self._store.parse(state.sid, await lock.acquire(read=self._store.key(state.sid)))
             on_close(db, lock.release)  # after the commit and the Redis write, or after a rollback
+        else:
+            stored = await self._store.load(state.sid)
         started = time.perf_counter()  # server time: waiting for the lock is not work
-        stored = await self._store.load(state.sid)
         if stored is None and not state.is_new:
             # The previous turn ended this session (a sign-in gave it a new id, or a log-out): this turn,
             # sent with the old cookie (a double submit, a second tab), is refused before anything is stored.
@@ -128,22 +130,27 @@ class ChatService:
         if stored is not None and stored.chat_session_id == state.chat_session_id:
             state.data = stored.data  # what the previous turn of this session left
 
-        history = await repository.recent_messages(db, state.chat_session_id, self._settings.HISTORY_TURNS)
+        recent = await repository.recent_messages(db, state.chat_session_id, self._settings.HISTORY_TURNS)
         await ensure_stored(db, state)
         message = await repository.add_message(
             db, session_id=state.chat_session_id, user_id=state.user_id, role="user", text=text
         )
+        # The handoff state and the last reply's fallback flag came with the history; PostgreSQL is asked
+        # only when the history could not tell (no message yet; no assistant message among them), and
+        # before the commit: a query after it would hold a pooled connection through the model call.
+        handoff = Handoff(db, self._settings)
+        handoff_state = recent.handoff_state or await handoff.state(state.chat_session_id)
+        previous_fell_back = recent.last_fell_back
+        if previous_fell_back is None:
+            previous_fell_back = await handoff.last_fell_back(state.chat_session_id)
         await commit(db)  # the visitor's message (and a new session's row) persist before anything can fail
         self._store.save_after_commit(db, state)  # the state this turn leaves, once its reply is stored
 
-        handoff = Handoff(db, self._settings)
-        handoff_state = await handoff.state(state.chat_session_id)
         if handoff_state in SILENT_STATES:  # a human answers this conversation: no model call
             return await self._handoff_turn(db, state, message.id, WAITING_TEXT, "handoff_waiting")
         if asks_for_person(text):
             await handoff.request(state.chat_session_id, state.user_id, reason="asked", text=text)
             return await self._handoff_turn(db, state, message.id, HANDOFF_TEXT, "handoff")
-        previous_fell_back = await handoff.last_fell_back(state.chat_session_id)
 
         # A stream must not show small talk that the OFFTOPIC quota then refuses: when the quota has no
         # room left, the text waits until the reply is known not to be OFFTOPIC.
@@ -157,7 +164,7 @@ class ChatService:
             caller=caller,
             session_data=state.data,
             accounts=FunnelAccounts(db, self._settings),
-            history=history,
+            history=recent.history,
         )
         output = await self._engine.run(turn, stream)
         if output.reply.scenario == Scenario.OFFTOPIC:

@@ -6,16 +6,16 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from backend.codes.service import CodeService
-from backend.core.client_ip import client_ip, parse_networks
+from backend.core.client_ip import request_ip
 from backend.core.dependencies import LimiterDep, RedisDep, SettingsDep
 from backend.core.errors import Forbidden, Unauthorized
 
 
-def get_code_service(redis: RedisDep, limiter: LimiterDep, settings: SettingsDep) -> CodeService:
+async def get_code_service(redis: RedisDep, limiter: LimiterDep, settings: SettingsDep) -> CodeService:
     return CodeService(redis, limiter, settings)
 
 
-def require_admin_token(settings: SettingsDep, x_admin_token: Annotated[str | None, Header()] = None) -> None:
+async def require_admin_token(settings: SettingsDep, x_admin_token: Annotated[str | None, Header()] = None) -> None:
     if not x_admin_token:
         raise Unauthorized("Нужен заголовок X-Admin-Token.", error_code="ADMIN_TOKEN_REQUIRED")
     if not hmac.compare_digest(x_admin_token.encode(), settings.SECRET_ADMIN_TOKEN.encode()):
@@ -24,7 +24,7 @@ def require_admin_token(settings: SettingsDep, x_admin_token: Annotated[str | No
 
 async def limit_verify_per_ip(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
     """RATE_VERIFY_CODE_IP attempts per client IP on POST /api/verify-code (then 429 + Retry-After)."""
-    ip = client_ip(request, parse_networks(settings.TRUSTED_PROXIES))
+    ip = request_ip(request, settings)
     detail = "Слишком много попыток ввода кода с вашего адреса. Попробуйте через {seconds} с."
     await limiter.enforce(settings.RATE_VERIFY_CODE_IP, detail, "CODE_VERIFY_LIMIT", "otp-verify-ip", ip)
 

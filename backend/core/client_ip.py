@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
 from starlette.requests import HTTPConnection
+
+from backend.core.config import Settings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -31,3 +34,13 @@ def client_ip(connection: HTTPConnection, trusted: list[Network]) -> str:
         if not _trusted(hop, trusted):
             return hop
     return forwarded[0] if forwarded else peer
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(items: tuple[str, ...]) -> list[Network]:
+    return parse_networks(items)
+
+
+def request_ip(connection: HTTPConnection, settings: Settings) -> str:
+    """``client_ip`` with the proxies of ``TRUSTED_PROXIES`` (parsed once)."""
+    return client_ip(connection, _networks(tuple(settings.TRUSTED_PROXIES)))

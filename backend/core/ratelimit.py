@@ -2,6 +2,10 @@
 
 One ``RateLimiter`` per process shares the app's Redis connection pool. Infrastructure, not a domain:
 the code service and the chat quotas (``backend.limits``) both count with it.
+
+``enforce_all`` counts several limits in one round trip: one Lua script applies the library's
+moving-window acquisition (``acquire_moving_window.lua``) to each window in order, on the library's
+own keys, and stops at the first full one, exactly as calling ``enforce`` for each would.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
@@ -16,6 +22,49 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from backend.core.errors import TooManyRequests
+
+# KEYS: one window (a list of hit times, newest first) per limit. ARGV[1]: now; then the limit's size
+# and length in seconds for each key. Each window is counted as in limits' acquire_moving_window.lua
+# (the window is full when its size-th newest hit is still inside it); at the first full window the
+# script stops and returns its 1-based position and its start as limits' moving_window.lua finds it
+# (the oldest hit still inside, or now when there is none). 0 when every window took the hit.
+_ACQUIRE_ALL = """
+local now = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+    local limit = tonumber(ARGV[2 * i])
+    local expiry = tonumber(ARGV[2 * i + 1])
+    local entry = redis.call('lindex', key, limit - 1)
+    if limit < 1 or (entry and tonumber(entry) >= now - expiry) then
+        local low, high, oldest = 0, limit - 1, nil
+        while low <= high do
+            local mid = math.floor((low + high) / 2)
+            local value = tonumber(redis.call('lindex', key, mid))
+            if value and value >= now - expiry then
+                oldest = value
+                low = mid + 1
+            else
+                high = mid - 1
+            end
+        end
+        return {i, tostring(oldest or now)}
+    end
+    redis.call('lpush', key, now)
+    redis.call('ltrim', key, 0, limit - 1)
+    redis.call('expire', key, expiry)
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit to count: the rule's text ("10/minute"), the 429's ``detail`` (may name the wait as
+    ``{seconds}``) and ``error_code``, and what is counted (``identifiers``)."""
+
+    rule: str
+    detail: str
+    error_code: str
+    identifiers: tuple[str, ...]
 
 
 class RateLimiter:
@@ -27,6 +76,8 @@ class RateLimiter:
             connection_pool=redis.connection_pool,  # type: ignore[arg-type]
         )
         self._strategy = MovingWindowRateLimiter(storage)
+        self._key_prefix = key_prefix
+        self._acquire_all = redis.register_script(_ACQUIRE_ALL)
 
     @staticmethod
     @functools.lru_cache(maxsize=128)
@@ -44,9 +95,26 @@ class RateLimiter:
     async def enforce(self, rule: str, detail: str, error_code: str, *identifiers: str) -> None:
         """Count one hit of ``rule`` (its text); over the limit, 429 ``error_code`` with Retry-After and
         ``detail``, which may name the wait as ``{seconds}``."""
-        retry_after = await self.hit(self.rule(rule), *identifiers)
-        if retry_after is not None:
-            raise TooManyRequests(detail.format(seconds=retry_after), retry_after=retry_after, error_code=error_code)
+        await self.enforce_all([Limit(rule, detail, error_code, identifiers)])
+
+    async def enforce_all(self, limits: Sequence[Limit]) -> None:
+        """``enforce`` each of ``limits`` in order, in one Redis round trip: the first that is over its
+        rule answers 429, and the limits after it are not counted."""
+        items = [self.rule(limit.rule) for limit in limits]
+        keys = [
+            f"{self._key_prefix}:{item.key_for(*limit.identifiers)}" for item, limit in zip(items, limits, strict=True)
+        ]
+        args: list[float | int] = [time.time()]
+        for item in items:
+            args += [item.amount, item.get_expiry()]
+        full = await self._acquire_all(keys=keys, args=args)
+        if full:
+            position, window_start = full
+            limit, item = limits[int(position) - 1], items[int(position) - 1]
+            retry_after = max(1, math.ceil(float(window_start) + item.get_expiry() - time.time()))
+            raise TooManyRequests(
+                limit.detail.format(seconds=retry_after), retry_after=retry_after, error_code=limit.error_code
+            )
 
     async def clear(self, rule: RateLimitItem, *identifiers: str) -> None:
         await self._strategy.clear(rule, *identifiers)

@@ -15,12 +15,12 @@ from backend.voice.media.base import MediaStorage
 from backend.voice.service import VoiceService
 
 
-def get_voice_service(request: Request) -> VoiceService:
+async def get_voice_service(request: Request) -> VoiceService:
     service: VoiceService = request.app.state.runtime.voice
     return service
 
 
-def get_storage(request: Request) -> MediaStorage:
+async def get_storage(request: Request) -> MediaStorage:
     storage: MediaStorage = request.app.state.runtime.voice.storage
     return storage
 

@@ -203,7 +203,7 @@ def run_phase(name: str, args: argparse.Namespace, database_url: str, workdir: P
                 ("baseline", f"{BASELINE_PREFIX}/ai/chat", True),
                 ("product", "/ai/chat", False),
             ):
-                sessions = asyncio.run(make_sessions(stack, conns, baseline))
+                sessions = asyncio.run(make_sessions(stack, conns * args.sessions_per_conn, baseline))
                 print(f"[{name}] wrk {target} {conns} connections, {args.seconds:.0f} s", flush=True)
                 profiling = []
                 if args.py_spy and target == "product" and conns == args.profile_conns:
@@ -342,6 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--unique-messages", action="store_true", help="append a running number to every message (no repeats)"
     )
+    parser.add_argument(
+        "--sessions-per-conn",
+        type=int,
+        default=1,
+        help="conversations per connection (chat.lua uses a thread's sessions round-robin, so with 1 a turn "
+        "slower than one round may overlap the next turn of its session, which then waits for the turn lock)",
+    )
     parser.add_argument("--py-spy", metavar="PATH", help="profile the API workers with this py-spy binary")
     parser.add_argument("--profile-conns", type=int, default=32, help="the product run to profile")
     parser.add_argument("--profile-dir", type=Path, default=BENCH_VAR_DIR / "profiles")
@@ -349,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.seconds <= 120 or not 1 <= args.ttfd_requests <= 200 or not 1 <= args.ttfd_concurrent <= 500:
         parser.error("--seconds 1..120, --ttfd-requests 1..200, --ttfd-concurrent 1..500 (every loop is bounded)")
+    if not 1 <= args.sessions_per_conn <= 8:
+        parser.error("--sessions-per-conn 1..8")
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if not phases or set(phases) - {"offline", "openai"}:
         parser.error("--phases takes offline and/or openai")

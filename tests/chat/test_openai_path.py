@@ -144,3 +144,22 @@ async def test_streamed_completion_becomes_delta_events(
     streamed = "".join(json.loads(data)["text"] for kind, data in events if kind == "delta")
     final_reply = json.loads(events[-1][1])
     assert streamed == final_reply["reply"] == "Здравствуйте! Я Лида, консультант Leadinc."
+
+
+async def test_the_request_on_the_wire(openai_client: httpx.AsyncClient, fresh_standin: OpenAIStandIn) -> None:
+    """What the server receives, plain and streamed: the model, the whole conversation (system prompt
+    first, the visitor's message last), the temperature and the tools (the provider hands messages and
+    tool schemas to the SDK as ``extra_body``; the JSON must be the complete request all the same)."""
+    fresh_standin.push(final(reply="Ответ."), final(scenario="OFFTOPIC", reply="Привет!"))
+    assert (await openai_client.post("/ai/chat", json={"message": "как вернуть деньги?"})).status_code == 200
+    async with openai_client.stream("POST", "/ai/chat/stream", json={"message": "привет"}) as response:
+        await read_events(response)
+    plain, streamed = fresh_standin.requests
+    for request, said in ((plain, "как вернуть деньги?"), (streamed, "привет")):
+        assert request["model"] == "gpt-4o-mini" and request["temperature"] == 0.3
+        assert request["messages"][0]["role"] == "system" and request["messages"][0]["content"]
+        assert request["messages"][-1]["role"] == "user" and said in request["messages"][-1]["content"]
+        assert request["tool_choice"] == "auto"
+        assert {t["function"]["name"] for t in request["tools"]} >= {"faq_search", "read_file"}
+    assert "stream" not in plain
+    assert streamed["stream"] is True and streamed["stream_options"] == {"include_usage": True}

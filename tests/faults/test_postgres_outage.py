@@ -43,6 +43,31 @@ def cluster() -> Iterator[PostgresCluster]:
         server.destroy()
 
 
+async def test_after_a_restart_pooled_connections_are_replaced_not_failed(
+    cluster: PostgresCluster, tmp_path: Path, redis_url: str, knowledge_dirs: dict[str, Any], app_factory: Any
+) -> None:
+    """Connections the pool held across a restart are dead; the first requests after it still get
+    200 (a checkout that finds its connection closed takes a new one), not a 503 each."""
+    settings: Settings = make_settings(
+        tmp_path, DATABASE_URL=cluster.url, REDIS_URL=redis_url, **knowledge_dirs, **UNLIMITED
+    )
+    app = await app_factory(settings)
+    clients = [client_for(app) for _ in range(4)]
+    try:
+        for round_ in range(2):  # four turns at once: the pool holds several connections
+            statuses = await asyncio.gather(
+                *(http.post("/ai/chat", json={"message": f"Как вернуть деньги? {round_}"}) for http in clients)
+            )
+            assert [r.status_code for r in statuses] == [200] * 4, [r.text for r in statuses]
+        await asyncio.to_thread(cluster.stop, "fast")
+        await asyncio.to_thread(cluster.start)
+        after = [await http.post("/ai/chat", json={"message": "А сколько стоит?"}) for http in clients]
+        assert [r.status_code for r in after] == [200] * 4, [r.text for r in after]
+    finally:
+        for http in clients:
+            await http.aclose()
+
+
 async def test_postgres_down_for_ten_seconds_under_load(
     cluster: PostgresCluster, tmp_path: Path, redis_url: str, knowledge_dirs: dict[str, Any], app_factory: Any
 ) -> None:

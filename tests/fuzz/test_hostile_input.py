@@ -60,8 +60,8 @@ async def test_stream_reports_unexpected_errors_in_the_error_shape(settings: Set
     async def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    def exploding(request: Request) -> ChatService:
-        service = get_chat_service(request)  # the real service (and its turn lock); only the turn explodes
+    async def exploding(request: Request) -> ChatService:
+        service = await get_chat_service(request)  # the real service (and its turn lock); only the turn explodes
         service.handle = explode  # type: ignore[method-assign]
         return service
 

@@ -11,13 +11,13 @@ from backend.auth.dependencies import CurrentUserOptional
 from backend.core.dependencies import DbSession, SettingsDep, get_db
 
 
-def get_console(db: DbSession) -> Console:
+async def get_console(db: DbSession) -> Console:
     return Console(db)
 
 
 # The CSV is streamed after the route returns: its session must live until the response is sent
 # (request scope), unlike DbSession which closes before the response starts.
-def get_streaming_console(db: Annotated[AsyncSession, Depends(get_db, scope="request")]) -> Console:
+async def get_streaming_console(db: Annotated[AsyncSession, Depends(get_db, scope="request")]) -> Console:
     return Console(db)
 
 
@@ -25,11 +25,11 @@ ConsoleDep = Annotated[Console, Depends(get_console)]
 StreamingConsoleDep = Annotated[Console, Depends(get_streaming_console)]
 
 
-def get_handoff_desk(db: DbSession, settings: SettingsDep) -> HandoffDesk:
+async def get_handoff_desk(db: DbSession, settings: SettingsDep) -> HandoffDesk:
     return HandoffDesk(db, settings)
 
 
-def current_manager(
+async def current_manager(
     user: CurrentUserOptional, x_admin_token: Annotated[str | None, Header(include_in_schema=False)] = None
 ) -> uuid.UUID | None:
     """The superuser acting (the router's guard has checked them); none for a script with X-Admin-Token."""

@@ -1,0 +1,104 @@
+"""What one ordinary turn costs in round trips to PostgreSQL and Redis (the real ones of the suite).
+
+The counts are a budget, not an accident (BENCHMARKS.md, "Turn cost"): a change that adds a round trip
+to every turn should have to say so here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from openai_standin import OpenAIStandIn, Scripted
+from redis.asyncio.connection import AbstractConnection
+from sqlalchemy import event
+
+from backend.core.config import Settings
+from helpers import client_for, derive_settings
+
+
+@contextmanager
+def statements(app: FastAPI) -> Iterator[list[str]]:
+    """The SQL statements the app sends while inside (their first word)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    engine = app.state.db_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many times any Redis connection writes a request (a pipeline is one)."""
+    sent = [0]
+    original = AbstractConnection.send_packed_command
+
+    async def counting(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        sent[0] += 1
+        await original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AbstractConnection, "send_packed_command", counting)
+        yield sent
+
+
+async def test_a_turn_reads_once_writes_twice_and_makes_five_redis_round_trips(
+    settings: Settings, app_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = await app_factory(settings)
+    async with client_for(app) as visitor:
+        first = await visitor.post("/ai/chat", json={"message": "Сколько стоит подписка?"})
+        assert first.status_code == 200, first.text
+        with statements(app) as sql, redis_round_trips(monkeypatch) as redis:
+            second = await visitor.post("/ai/chat", json={"message": "А есть пробный период?"})
+        assert second.status_code == 200 and second.json()["scenario"] == "FAQ", second.text
+    # the history with the handoff state and the last fallback flag; the visitor's message; the reply
+    assert sql == ["SELECT", "INSERT", "INSERT"]
+    # the session; the four limits; the turn lock with the state left by the previous turn; the new
+    # state; the lock's release
+    assert redis[0] == 5
+
+
+async def test_turns_waiting_on_the_model_hold_no_database_connection(
+    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
+) -> None:
+    """One pooled connection, four conversations whose turns all wait on a 1-second model at once (their
+    first turns, then their second): a turn that kept a connection while it waited would leave the
+    others to time out on the pool (503); none does, and the four wait together, not in turn."""
+    reply = {"scenario": "FAQ", "action": "answer", "reply": "Ответ по статье.", "fields": {}}
+    fresh_standin.default = Scripted(content=json.dumps(reply, ensure_ascii=False), delay=1.0)
+    app = await app_factory(
+        derive_settings(
+            settings,
+            tmp_path,
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=fresh_standin.base_url,
+            OPENAI_TIMEOUT_SECONDS=10,
+            OPENAI_MAX_RETRIES=0,
+            DB_POOL_SIZE=1,
+            DB_MAX_OVERFLOW=0,
+            DB_POOL_TIMEOUT_SECONDS=0.5,
+        )
+    )
+    visitors = [client_for(app) for _ in range(4)]
+    try:
+        for message in ("Сколько стоит подписка?", "А пробный период есть?"):
+            started = time.monotonic()
+            answers = await asyncio.gather(*(v.post("/ai/chat", json={"message": message}) for v in visitors))
+            assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+            assert time.monotonic() - started < 3.5  # together: four in turn would take at least 4 s
+    finally:
+        for visitor in visitors:
+            await visitor.aclose()
