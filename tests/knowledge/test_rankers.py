@@ -1,0 +1,85 @@
+"""The fitted rankers: what they read, how the shipped calibration applies them, and that fitting
+them (``scripts.eval.calibrate``) works end to end on a real index.
+
+Quality is measured by ``scripts.eval.chat_eval`` on corpus B (BENCHMARKS.md); these tests check the
+mechanics: features comparable across corpora, probabilities that order the hits, a real tie
+between near-synonymous niches, and a fit that refuses to answer a niche it got wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backend.core.config import ROOT_DIR, Settings
+from backend.knowledge.calibration import Calibration, load_calibration
+from backend.knowledge.faq_ranking import FEATURES, candidate_features
+from backend.knowledge.niches import confidence_features
+from backend.knowledge.service import KnowledgeBase
+from scripts.eval import calibrate
+
+CALIBRATION = ROOT_DIR / "scenario" / "calibration.json"
+
+
+def test_candidate_features_are_relative_to_the_question() -> None:
+    found = candidate_features(
+        by_kind={"1": {"title": 0.8, "body": 0.5}, "2": {"summary": 0.4}},
+        lexical={"2": 6.0, "3": 3.0},
+        wanted=frozenset({"тариф", "цен"}),
+        body_stems={"1": frozenset({"тариф"}), "2": frozenset({"тариф", "цен"}), "3": frozenset()},
+        head_stems={"1": frozenset({"тариф"}), "2": frozenset(), "3": frozenset()},
+        floor=0.1,
+    )
+    assert set(found) == {"1", "2", "3"} and all(set(v) == set(FEATURES) for v in found.values())
+    assert found["1"]["dense"] == 0.8 and found["1"]["dense_gap"] == 0.0 and found["1"]["dense_summary"] == 0.1
+    assert found["2"]["lexical_share"] == 1.0 and found["3"]["lexical_share"] == 0.5
+    assert found["3"]["dense"] == 0.1 and found["3"]["dense_rank"] < found["2"]["dense_rank"]
+    assert found["2"]["coverage"] == 1.0 and found["1"]["head_coverage"] == 0.5
+
+
+def test_a_near_synonymous_rival_is_a_tie() -> None:
+    close = {"Шторы на заказ": {"Пошив штор": 0.9, "Автомойки": 0.1}}
+
+    def closeness(niche: str, rivals: list[str]) -> float:
+        return max(close[niche].get(r, 0.0) for r in rivals)
+
+    tie = confidence_features([("Шторы на заказ", 0.9), ("Пошив штор", 0.1)], closeness)
+    clear = confidence_features([("Шторы на заказ", 0.9), ("Автомойки", 0.1)], closeness)
+    assert tie["lead"] == clear["lead"] == pytest.approx(0.8)
+    assert tie["tie"] == 0.9 and clear["tie"] == 0.1
+    assert confidence_features([], closeness) == {"first": 0.0, "lead": 0.0, "tie": 0.0}
+
+
+@pytest.mark.parametrize("model_id", ["local:use-multilingual-v3", "local:multilingual-e5-small-q4"])
+def test_the_shipped_calibration_has_every_fitted_decision(model_id: str) -> None:
+    raw = json.loads(CALIBRATION.read_text("utf-8"))[model_id]
+    assert "corpus A" in raw["fitted_on"] and "corpus C" in raw["fitted_on"]
+    fitted = load_calibration(CALIBRATION, model_id)
+    assert fitted.router and fitted.faq_ranker and fitted.niche_ranker and fitted.answer_gate
+    assert fitted.faq_ranker.features == FEATURES
+    assert 0.0 < fitted.source_ratio < 1.0
+
+
+async def test_the_faq_ranker_orders_hits_by_its_probability(demo_settings: Settings) -> None:
+    kb = await KnowledgeBase.open(demo_settings)
+    assert kb.calibration.faq_ranker is not None
+    hits = await kb.faq_search("сколько стоит тариф и что в него входит", 5)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+    kb.recalibrate(Calibration())  # without the ranker: the convex fusion of scaled cosines and BM25
+    fused = await kb.faq_search("сколько стоит тариф и что в него входит", 5)
+    assert [h.score for h in fused] != scores and fused[0].score >= 0.5
+
+
+async def test_calibrate_fits_every_decision_on_a_real_index(tmp_path: Path) -> None:
+    """The whole fit on corpus A (C is left out to keep it short): every stage produces a decision
+    the product loads, and the niche confidence never answers a first candidate it got wrong."""
+    model_id, entry, report = await calibrate.calibrate("use", tmp_path, [calibrate.corpus_a()])
+    fitted = Calibration.from_dict(entry)
+    assert model_id == "local:use-multilingual-v3"
+    assert fitted.router and fitted.faq_ranker and fitted.niche_ranker and fitted.answer_gate
+    assert report["faq_ranker"]["cv_hit_at_1"] >= 0.8
+    assert report["niche_ranker"]["confidence"].get("would_answer_wrong", 0) == 0
+    assert report["answer_gate"]["answerable_refused"] <= calibrate.MAX_REFUSED
