@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,13 @@ def public_key(day: str, name: str) -> str | None:
     if not DAY_PATTERN.match(day) or not NAME_PATTERN.match(name):
         return None
     return f"{AUDIO_AREA}/{day}/{name}"
+
+
+def retention_cutoff(retention_days: int, now: float | None = None) -> float:
+    """The epoch time before which stored audio is past ``retention_days`` (at least 1)."""
+    if retention_days < 1:
+        raise ValueError("AUDIO_RETENTION_DAYS must be at least 1")
+    return (time.time() if now is None else now) - retention_days * 86400
 
 
 @dataclass

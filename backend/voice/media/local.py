@@ -10,14 +10,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 from backend.voice.exceptions import AudioProcessingError, MediaStorageFailed
-from backend.voice.media.base import AREAS, AUDIO_AREA, MISSING_UPLOAD, CleanupReport, public_key
+from backend.voice.media.base import AREAS, AUDIO_AREA, MISSING_UPLOAD, CleanupReport, public_key, retention_cutoff
 
 
 def storage_failure(exc: OSError) -> MediaStorageFailed:
@@ -102,9 +101,7 @@ class LocalMediaStorage:
         return path
 
     def cleanup(self, retention_days: int, *, now: float | None = None, dry_run: bool = False) -> CleanupReport:
-        if retention_days < 1:
-            raise ValueError("AUDIO_RETENTION_DAYS must be at least 1")
-        cutoff = (time.time() if now is None else now) - retention_days * 86400
+        cutoff = retention_cutoff(retention_days, now)
         report = CleanupReport()
         for area in AREAS:
             _sweep(self.root / area, cutoff, report, dry_run)

@@ -13,7 +13,6 @@ answers 503 and is not accepted (nothing is queued for a file that is not stored
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -27,7 +26,7 @@ from obstore.store import S3Store
 
 from backend.core.config import Settings
 from backend.voice.exceptions import AudioProcessingError, MediaStoreUnavailable
-from backend.voice.media.base import AREAS, MISSING_UPLOAD, CleanupReport, public_key
+from backend.voice.media.base import AREAS, MISSING_UPLOAD, CleanupReport, public_key, retention_cutoff
 
 UNAVAILABLE = "Хранилище медиафайлов недоступно. Попробуйте через минуту."
 LIST_CHUNK = 1000
@@ -150,9 +149,7 @@ class S3MediaStorage:
 
     # --- retention ---------------------------------------------------------------------------------------
     def cleanup(self, retention_days: int, *, now: float | None = None, dry_run: bool = False) -> CleanupReport:
-        if retention_days < 1:
-            raise ValueError("AUDIO_RETENTION_DAYS must be at least 1")
-        cutoff = (time.time() if now is None else now) - retention_days * 86400
+        cutoff = retention_cutoff(retention_days, now)
         report = CleanupReport()
         for area in AREAS:
             try:
