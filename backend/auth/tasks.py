@@ -8,7 +8,6 @@ retried with exponential backoff (Celery autoretry), then lands in the error jou
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -41,6 +40,6 @@ def registration_notice(self: Any, user_id: str) -> dict[str, Any]:
         if user is None:
             return {"sent": False, "reason": "the account no longer exists"}
         contact, city, niche, at = user.email, user.city, user.niche, user.created_at
-    loop: asyncio.AbstractEventLoop = app.resource("event_loop", asyncio.new_event_loop)
+    loop = app.loop
     loop.run_until_complete(send_registration_notice(settings, contact=contact, city=city, niche=niche, at=at))
     return {"sent": True}

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -67,7 +66,7 @@ async def _turn(runtime: ChatRuntime, text: str, sid: str) -> dict[str, Any]:
 @task("chat.process_text", soft_time_limit=_LIMITS.soft_seconds, time_limit=_LIMITS.hard_seconds)
 def process_text(self: Any, stt_result: dict[str, Any], sid: str) -> dict[str, Any]:
     app = app_of(self)
-    loop: asyncio.AbstractEventLoop = app.resource("event_loop", asyncio.new_event_loop)
+    loop = app.loop
     runtime: ChatRuntime = app.runtime(loop)
     text = str(stt_result.get("text", "")).strip()
     return loop.run_until_complete(_turn(runtime, text, sid))
@@ -91,7 +90,7 @@ def handoff_notice(self: Any, session_id: str, reason: str) -> dict[str, Any]:
     if facts is None:
         return {"sent": False, "reason": "the conversation no longer exists"}
     contact, text = facts
-    loop: asyncio.AbstractEventLoop = app.resource("event_loop", asyncio.new_event_loop)
+    loop = app.loop
     loop.run_until_complete(
         send_handoff_notice(settings, session_id=session_id, contact=contact, reason=reason, text=text, at=utcnow())
     )

@@ -122,6 +122,11 @@ class LeadincCelery(Celery):  # type: ignore[misc]
             self._resources[key] = factory()
         return cast(T, self._resources[key])
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """This process's event loop for tasks that run async code (one per process, kept open)."""
+        return self.resource("event_loop", asyncio.new_event_loop)
+
     def runtime(self, loop: asyncio.AbstractEventLoop) -> Any:
         """This process's runtime (``backend.runtime.Runtime``), built once on ``loop``."""
 
