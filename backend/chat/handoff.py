@@ -52,15 +52,24 @@ ASK_CONTACT_TEXT = " Оставьте, пожалуйста, e-mail или те�
 TIMEOUT_BATCH = 200  # conversations told per beat run at most
 WAITING_TEXT = "Сообщение передано менеджеру, он ответит здесь, в этом чате."
 
-# A person: the nouns a visitor uses for a human on the other side (any case ending).
-_PERSON = r"(?:менеджер\w*|оператор\w*|челове\w*|живо\w+\s+челове\w*|сотрудник\w*|специалист\w*|консультант\w*)"
+# A person: the nouns a visitor uses for a human on the other side, in the singular (any case); the
+# plural is the visitor's own team ("подключить к кабинету сотрудников").
+_PERSON = (
+    r"(?:(?:менеджер|оператор|сотрудник|специалист|консультант)(?:а|у|ом|е)?\b"
+    r"|челове(?:к|ка|ку|ком|ке)\b|живо\w+\s+челове\w*)"
+)
 # Verbs of calling or connecting (imperative, infinitive): the person may come a few words later.
 _CALL = r"(?:позов\w*|позв\w*|подключ\w*|соедин\w*|переключ\w*|переведи\w*|переведите|свяж\w*|дайте|дай)"
-# Wanting a person: the person comes right after ("нужен менеджер", "можно оператора?").
+# Wanting a person: the person comes right after ("нужен менеджер", "можно оператора?"), after one
+# qualifying word ("нужен живой человек"), or after a verb of contacting ("хочу написать менеджеру").
+# Any other verb makes the person an object of the visitor's own action, not someone to talk to:
+# "можно добавить сотрудников?", "можно дать менеджеру доступ?".
 _WANT = r"(?:нужен|нужна|нужно|хочу|хотим|хотел\w*|можно|давайте)"
+_CONTACT = r"(?:написать|позвонить|обратиться\s+к|задать\s+вопрос)"
+_INFINITIVE = r"\w+(?:ть|ти|чь)(?:ся|сь)?"
 _ASKS = re.compile(
     rf"\b{_CALL}\b[^.?!]{{0,40}}?\b{_PERSON}"  # "позовите менеджера", "соедините, пожалуйста, с оператором"
-    rf"|\b{_WANT}\s+(?:\w+\s+)?{_PERSON}"  # "нужен живой человек", "хочу оператора"
+    rf"|\b{_WANT}\s+(?:(?!{_INFINITIVE}\s)\w+\s+|{_CONTACT}\s+)?{_PERSON}"  # "нужен живой человек", "хочу оператора"
     rf"|\b(?:поговорить|пообщаться|связаться|говорить)\s+(?:\w+\s+){{0,2}}?с\s+(?:\w+\s+)?{_PERSON}"
     rf"|^\s*(?:{_PERSON})\s*[!?.]*\s*$",  # just "оператор!" or "менеджер?"
     re.IGNORECASE,

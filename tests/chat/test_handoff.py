@@ -82,6 +82,7 @@ async def say(client: httpx.AsyncClient, message: str) -> dict[str, Any]:
         "оператор!",
         "Нужен живой человек",
         "переключите меня на сотрудника",
+        "хочу написать менеджеру",
     ],
 )
 def test_requests_for_a_person_are_recognised(message: str) -> None:
@@ -96,6 +97,9 @@ def test_requests_for_a_person_are_recognised(message: str) -> None:
         "Привет",
         "Хочу узнать, сколько людей пользуются сервисом",
         "Можно ли узнать цену?",
+        # a person as the object of the visitor's own action (team members in the account)
+        "Можно подключить к кабинету ещё двух сотрудников?",
+        "Хочу выдать менеджеру отдела продаж отдельный логин",
     ],
 )
 def test_other_messages_are_not_a_handoff(message: str) -> None:
