@@ -152,8 +152,8 @@ def load_calibration(path: Path, model_id: str) -> Calibration:
 
 def gate_features(found: FaqResult) -> dict[str, float]:
     """The answer gate's inputs: the first hit's ranker score, the raw evidence of the best hits (dense
-    cosine, BM25, the share of the question's words an article holds) and how much of the question
-    the FAQ knows at all."""
+    cosine, BM25, the share of the question's words an article holds), how much of the question
+    the FAQ knows at all, and how many of the words it knows the first article lacks."""
     top = found.hits[:GATE_HITS]
     return {
         "score": top[0].score,  # with a fitted FAQ ranker, the probability that the first hit is right
@@ -164,4 +164,7 @@ def gate_features(found: FaqResult) -> dict[str, float]:
         "known_share": found.known_share,
         "unknown_words": float(min(found.unknown_words, 4)),
         "unknown_topic_words": float(min(found.unknown_topic_words, 3)),
+        # a word the FAQ knows but the first article lacks: often the very point the article misses
+        "missing_in_first": float(min(found.missing_in_first, 3)),
+        "content_words": float(min(found.content_words, 8)),
     }

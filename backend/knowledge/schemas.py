@@ -50,6 +50,8 @@ class FaqResult(BaseModel):
     known_share: float = 0.0  # share of the question's content words found anywhere in the FAQ
     unknown_words: int = 0  # content words of the question no article uses (after spelling correction)
     unknown_topic_words: int = 0  # of those, the long ones (topic words rather than chat words)
+    content_words: int = 0  # the question's content words (stems, after spelling correction)
+    missing_in_first: int = 0  # of those, words the FAQ uses elsewhere but the first article does not
     dense_missing: bool = False  # no dense evidence (the vector store is down): lexical hits only
 
 

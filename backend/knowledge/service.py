@@ -434,12 +434,15 @@ class KnowledgeBase:
         wanted = {stem(w) for w in corrected}
         known = len(wanted & gen.faq_vocabulary)
         hits = self._faq_search(gen, query, MAX_HITS, exclude)
+        first = gen.faq_stems[hits[0].article_id] if hits else frozenset()
         return FaqResult(
             hits=hits,
             dense_missing=bool(hits) and all(h.dense == 0.0 for h in hits),
             known_share=round(known / len(wanted), 4) if wanted else 1.0,
             unknown_words=len(wanted) - known,
             unknown_topic_words=len({stem(w) for w in corrected if len(w) >= TOPIC_WORD} - gen.faq_vocabulary),
+            content_words=len(wanted),
+            missing_in_first=len((wanted & gen.faq_vocabulary) - first),
         )
 
     async def faq_lookup(self, query: str, n_results: int = 5, last_article_id: str | None = None) -> FaqResult:
