@@ -18,7 +18,8 @@ the pipeline the earlier ones shape):
   (index evidence, nearest examples, intent cues), on the labelled messages the state and small-talk
   rules do not settle; C by 5-fold cross-validation (the out-of-fold accuracy is printed);
 * ``answer_gate``: logistic regression telling answerable questions from in-domain questions no
-  article answers; the threshold refuses at most ``MAX_REFUSED`` of the answerable ones;
+  article answers; the threshold refuses at most ``MAX_REFUSED`` of the answerable ones, by their
+  out-of-fold probabilities;
 * ``source_ratio``: further articles are shown when their ranker score is within this share of the
   first; the largest ratio that keeps ``SOURCE_GAIN`` of what showing three always would gain.
 
@@ -308,7 +309,12 @@ async def _answer_gate(
             labels.append(label)
     x, y = np.array(rows), np.array(labels)
     model, report = _fit(x, y, names)
-    p_answer = np.array([model.probabilities(dict(zip(names, row, strict=True)))["answer"] for row in x])
+    # The threshold is read off out-of-fold probabilities: in-sample ones are optimistic, and a
+    # threshold set on them refuses more answerable questions on a corpus the gate has not seen.
+    z = (x - model.mean) / model.scale
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    estimator = LogisticRegression(C=report["C"], class_weight="balanced", max_iter=5000)
+    p_answer = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")[:, list(model.classes).index("answer")]
     positives = np.sort(p_answer[y == "answer"])
     threshold = float(positives[int(np.floor(MAX_REFUSED * len(positives)))]) - 1e-6
     report |= {
