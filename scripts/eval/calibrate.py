@@ -1,6 +1,9 @@
 """Fit the offline assistant's decisions on the training corpora and write ``scenario/calibration.json``.
 
-``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--corpus a|ac] [--out PATH]``
+``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--corpus ac|a|c] [--out PATH]``
+
+One corpus only (``--corpus a --out F``, then ``chat_eval --corpus c --calibration F``) gives a
+cross-corpus reading: every decision fitted on one training corpus, measured end to end on the other.
 
 The training corpora are A (the demo corpus: ``faq/``, ``analytic/niches/`` and the labelled sets
 in ``tests/assistant/data`` and ``tests/knowledge/data``) and C (``eval/corpus_c``: another made-up
@@ -71,6 +74,7 @@ MAX_REFUSED = 0.03
 SOURCE_GAIN = 0.9
 CONFIDENCE_MARGIN = 0.02
 SEED = 7
+FOLDS = 5
 
 
 def _yaml(path: Path) -> Any:
@@ -88,7 +92,7 @@ def _fit(x: np.ndarray, y: np.ndarray, features: tuple[str, ...]) -> tuple[Linea
     """Logistic regression with C chosen by cross-validated accuracy; returns the model and its report."""
     mean, scale = _standardise(x)
     z = (x - mean) / scale
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
     best: tuple[float, float] | None = None
     for c in C_GRID:
         estimator = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
@@ -183,7 +187,7 @@ def _fit_ranker(
     for c in C_GRID:
         estimator = LogisticRegression(C=c, max_iter=5000)
         # classes sort as ("right", "wrong"): column 0 is the probability of "right"
-        oof = cross_val_predict(estimator, z, y, cv=GroupKFold(n_splits=5), groups=g, method="predict_proba")[:, 0]
+        oof = cross_val_predict(estimator, z, y, cv=GroupKFold(n_splits=FOLDS), groups=g, method="predict_proba")[:, 0]
         accuracy = top1(oof)
         if best is None or accuracy > best[1]:
             best = (c, accuracy, oof)
@@ -259,12 +263,12 @@ async def _niche_confidence(
                 values = confidence_features(scored, kb.niche_closeness)
                 rows.append([values[name] for name in CONFIDENCE_FEATURES])
                 labels.append(RIGHT_NICHE if scored[0][0] == niche else "wrong")
-    if len(set(labels)) < 2:
-        return None, None, {"ranked": len(labels)}
+    if len(set(labels)) < 2 or min(labels.count(label) for label in set(labels)) < FOLDS:
+        return None, None, {"ranked": len(labels)}  # too few of one kind for out-of-fold confidences
     x, y = np.array(rows), np.array(labels)
     model, report = _fit(x, y, CONFIDENCE_FEATURES)
     z = (x - model.mean) / model.scale
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
     estimator = LogisticRegression(C=report["C"], class_weight="balanced", max_iter=5000)
     right = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")[:, 0]  # classes: right, wrong
     threshold = float(right[y == "wrong"].max()) + CONFIDENCE_MARGIN
@@ -312,7 +316,7 @@ async def _answer_gate(
     # The threshold is read off out-of-fold probabilities: in-sample ones are optimistic, and a
     # threshold set on them refuses more answerable questions on a corpus the gate has not seen.
     z = (x - model.mean) / model.scale
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
     estimator = LogisticRegression(C=report["C"], class_weight="balanced", max_iter=5000)
     p_answer = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")[:, list(model.classes).index("answer")]
     positives = np.sort(p_answer[y == "answer"])
@@ -406,10 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), action="append")
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--corpus", default="ac", help="training corpora: a, or ac (A and C)")
+    parser.add_argument(
+        "--corpus", default="ac", choices=["a", "c", "ac"], help="training corpora: ac (the default), or one of them"
+    )
     parser.add_argument("--var-dir", type=Path, default=ROOT_DIR / "var")
     args = parser.parse_args(argv)
-    training = [corpus_a()] + ([corpus_c()] if "c" in args.corpus else [])
+    training = [load() for name, load in (("a", corpus_a), ("c", corpus_c)) if name in args.corpus]
     entries: dict[str, Any] = json.loads(args.out.read_text("utf-8")) if args.out.exists() else {}
     for embedder in args.embedder or sorted(EMBEDDERS):
         model_id, entry, report = asyncio.run(calibrate(embedder, args.var_dir, training))

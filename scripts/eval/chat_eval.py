@@ -141,6 +141,7 @@ class Server:
     var_dir: Path
     port: int
     embedder: str
+    calibration: Path | None = None  # None: the product's scenario/calibration.json
     process: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -166,6 +167,7 @@ class Server:
             "FAQ_CORPUS_DIR": str(self.faq),
             "ANALYTICS_CORPUS_DIR": str(self.niches),
             "EMBEDDINGS_MODEL": EMBEDDERS[self.embedder],
+            **({"CALIBRATION_PATH": str(self.calibration)} if self.calibration else {}),
             "OPENAI_API_KEY": "",
             "OPENAI_BASE_URL": "",
             "CELERY_EAGER": "true",
@@ -360,6 +362,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--var-dir", type=Path)
     parser.add_argument("--json", type=Path, help="write the measures and the failures here")
     parser.add_argument(
+        "--calibration",
+        type=Path,
+        help="another fitted calibration (e.g. one corpus only: `calibrate --corpus a --out F`), for a"
+        " cross-corpus reading: fitted on A, measured on C",
+    )
+    parser.add_argument(
         "--show-failures", action="store_true", help="print the failing messages (never for B while tuning)"
     )
     args = parser.parse_args(argv)
@@ -368,7 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     cases = load_cases(args.messages or corpus["messages"])
     var_dir = args.var_dir or ROOT_DIR / "var" / f"chat-eval-{args.corpus}-{args.embedder}"
     shutil.rmtree(var_dir, ignore_errors=True)
-    server = Server(faq=faq, niches=niches, var_dir=var_dir, port=args.port, embedder=args.embedder)
+    server = Server(
+        faq=faq, niches=niches, var_dir=var_dir, port=args.port, embedder=args.embedder, calibration=args.calibration
+    )
     started = time.perf_counter()
     server.start()
     try:
@@ -379,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         "corpus": args.corpus if not args.faq else str(faq),
         "sample": corpus["sample"] if not args.faq else "custom",
         "embedder": args.embedder,
+        "calibration": str(args.calibration or "scenario/calibration.json"),
         **measure(results),
         "seconds": round(time.perf_counter() - started, 1),
     }
