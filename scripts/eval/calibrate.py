@@ -318,7 +318,8 @@ async def _answer_gate(
     z = (x - model.mean) / model.scale
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
     estimator = LogisticRegression(C=report["C"], class_weight="balanced", max_iter=5000)
-    p_answer = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")[:, list(model.classes).index("answer")]
+    answer = list(model.classes).index("answer")
+    p_answer = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")[:, answer]
     positives = np.sort(p_answer[y == "answer"])
     threshold = float(positives[int(np.floor(MAX_REFUSED * len(positives)))]) - 1e-6
     report |= {
