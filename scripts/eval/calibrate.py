@@ -67,7 +67,8 @@ from scripts.eval.routing_eval import context_of
 DATA = ROOT_DIR / "tests" / "assistant" / "data"
 KNOWLEDGE_DATA = ROOT_DIR / "tests" / "knowledge" / "data"
 ROUTING_FILES = [DATA / "routing_eval.yaml", DATA / "routing_eval_extra.yaml", DATA / "unanswerable_a.yaml"]
-CORPUS_C = ROOT_DIR / "eval" / "corpus_c"
+EVAL = ROOT_DIR / "eval"
+TRAINING = "ac"  # corpus A and the labelled corpora under eval/ that are fitted on (never B)
 OUT = ROOT_DIR / "scenario" / "calibration.json"
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 MAX_REFUSED = 0.03
@@ -153,20 +154,25 @@ def corpus_a() -> TrainingCorpus:
     )
 
 
-def corpus_c() -> TrainingCorpus:
-    """Corpus C (``eval/corpus_c``): a second training corpus in corpus B's label format."""
-    routing = _yaml(CORPUS_C / "messages.yaml")
+def labelled_corpus(name: str) -> TrainingCorpus:
+    """A training corpus in corpus B's label format (``eval/corpus_<name>``: C, D)."""
+    root = EVAL / f"corpus_{name}"
+    routing = _yaml(root / "messages.yaml")
     faq = [c for c in routing if c["scenario"] == "FAQ"]
     return TrainingCorpus(
-        name="c",
-        faq=CORPUS_C / "faq",
-        niches=CORPUS_C / "niches",
+        name=name,
+        faq=root / "faq",
+        niches=root / "niches",
         routing=routing,
         faq_queries=[(c["text"], _labels(c)) for c in faq if _labels(c)],
         answered=[c["text"] for c in faq if c.get("answerable", True)],
         unanswerable=[c["text"] for c in faq if c.get("answerable", True) is False],
         niche_queries=[(c["text"], c["niche"]) for c in routing if c.get("niche")],
     )
+
+
+def training_corpora(names: str) -> list[TrainingCorpus]:
+    return [corpus_a() if name == "a" else labelled_corpus(name) for name in names]
 
 
 def _fit_ranker(
@@ -412,11 +418,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), action="append")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
-        "--corpus", default="ac", choices=["a", "c", "ac"], help="training corpora: ac (the default), or one of them"
+        "--corpus",
+        default=TRAINING,
+        help=f"training corpora, one letter each: {TRAINING} (the default) or some of them (never b)",
     )
     parser.add_argument("--var-dir", type=Path, default=ROOT_DIR / "var")
     args = parser.parse_args(argv)
-    training = [load() for name, load in (("a", corpus_a), ("c", corpus_c)) if name in args.corpus]
+    if not args.corpus or set(args.corpus) - set(TRAINING):
+        parser.error(f"--corpus takes letters of {TRAINING!r}")
+    training = training_corpora(args.corpus)
     entries: dict[str, Any] = json.loads(args.out.read_text("utf-8")) if args.out.exists() else {}
     for embedder in args.embedder or sorted(EMBEDDERS):
         model_id, entry, report = asyncio.run(calibrate(embedder, args.var_dir, training))
