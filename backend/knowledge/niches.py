@@ -204,7 +204,8 @@ class NicheResolver:
             for name in (n for niche in related for n in self._niche_names[niche]):
                 share = sum(self._close(term, t) for t in name.terms) / len(name.terms)
                 scores[name.niche] = max(scores.get(name.niche, 0.0), share)
-        return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        # Ties in name order: sets iterate in a per-process hash order, and two workers must rank alike.
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
     @staticmethod
     def _close(term: str, name_term: str) -> bool:

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import yaml
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold, cross_val_predict
 
 from backend.assistant.factory import build_offline_model
 from backend.assistant.funnel import FunnelState, looks_like_funnel_answer
@@ -76,6 +76,7 @@ SOURCE_GAIN = 0.9
 CONFIDENCE_MARGIN = 0.02
 SEED = 7
 FOLDS = 5
+LOCO_CORPORA = 3  # from this many training corpora on, each is held out in turn (see ``_folds``)
 
 
 def _yaml(path: Path) -> Any:
@@ -89,17 +90,38 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, scale
 
 
-def _fit(x: np.ndarray, y: np.ndarray, features: tuple[str, ...]) -> tuple[LinearModel, dict[str, Any]]:
-    """Logistic regression with C chosen by cross-validated accuracy; returns the model and its report."""
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _folds(y: np.ndarray, corpora: np.ndarray, questions: np.ndarray | None = None) -> Folds:
+    """Cross-validation splits. With ``LOCO_CORPORA`` training corpora or more, each corpus is held out
+    in turn: what is chosen and read off out-of-fold then holds for a corpus the fit has not seen,
+    which is how an operator's own corpus meets it. Otherwise (or when holding a corpus out would leave
+    a class unseen) ``FOLDS`` folds: by question for the rankers, stratified for the rest."""
+    x = np.zeros((len(y), 1))
+    if len(set(corpora.tolist())) >= LOCO_CORPORA:
+        splits = list(LeaveOneGroupOut().split(x, y, corpora))
+        if all(len(set(y[train].tolist())) == len(set(y.tolist())) for train, _ in splits):
+            return splits
+    if questions is not None:
+        return list(GroupKFold(n_splits=FOLDS).split(x, y, questions))
+    return list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED).split(x, y))
+
+
+def _fit(
+    x: np.ndarray, y: np.ndarray, features: tuple[str, ...], folds: Folds
+) -> tuple[LinearModel, dict[str, Any], np.ndarray]:
+    """Logistic regression with C chosen by cross-validated accuracy; returns the model, its report
+    and the out-of-fold class probabilities at that C (columns in ``model.classes`` order)."""
     mean, scale = _standardise(x)
     z = (x - mean) / scale
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
-    best: tuple[float, float] | None = None
+    best: tuple[float, float, np.ndarray] | None = None
     for c in C_GRID:
         estimator = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-        accuracy = float((cross_val_predict(estimator, z, y, cv=folds) == y).mean())
+        oof = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")
+        accuracy = float((np.unique(y)[oof.argmax(axis=1)] == y).mean())
         if best is None or accuracy > best[1]:
-            best = (c, accuracy)
+            best = (c, accuracy, oof)
     assert best is not None
     estimator = LogisticRegression(C=best[0], class_weight="balanced", max_iter=5000).fit(z, y)
     model = LinearModel(
@@ -110,8 +132,9 @@ def _fit(x: np.ndarray, y: np.ndarray, features: tuple[str, ...]) -> tuple[Linea
         coef=estimator.coef_,
         intercept=estimator.intercept_,
     )
-    report = {"C": best[0], "cv_accuracy": round(best[1], 3), "in_sample_accuracy": round(estimator.score(z, y), 3)}
-    return model, report
+    report = {"C": best[0], "cv_accuracy": round(best[1], 3), "in_sample_accuracy": round(estimator.score(z, y), 3),
+              "folds": len(folds)}  # fmt: skip
+    return model, report, best[2]
 
 
 @dataclass(frozen=True)
@@ -176,12 +199,14 @@ def training_corpora(names: str) -> list[TrainingCorpus]:
 
 
 def _fit_ranker(
-    rows: list[list[float]], labels: list[str], groups: list[int], features: tuple[str, ...]
+    rows: list[list[float]], labels: list[str], groups: list[int], corpora: list[str], features: tuple[str, ...]
 ) -> tuple[LinearModel, dict[str, Any], np.ndarray]:
     """A pointwise ranker: logistic regression over (question, candidate) rows, positive class
-    "right". C is chosen by the cross-validated share of questions whose best candidate is right,
-    with folds by question; also returns each row's out-of-fold probability of being right."""
+    "right". C is chosen by the cross-validated share of questions whose best candidate is right
+    (``_folds``: whole questions, or whole corpora, held out); also returns each row's out-of-fold
+    probability of being right."""
     x, y, g = np.array(rows), np.array(labels), np.array(groups)
+    folds = _folds(y, np.array(corpora), g)
     mean, scale = _standardise(x)
     z = (x - mean) / scale
     questions = np.unique(g)
@@ -193,7 +218,7 @@ def _fit_ranker(
     for c in C_GRID:
         estimator = LogisticRegression(C=c, max_iter=5000)
         # classes sort as ("right", "wrong"): column 0 is the probability of "right"
-        oof = cross_val_predict(estimator, z, y, cv=GroupKFold(n_splits=FOLDS), groups=g, method="predict_proba")[:, 0]
+        oof = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")[:, 0]
         accuracy = top1(oof)
         if best is None or accuracy > best[1]:
             best = (c, accuracy, oof)
@@ -203,7 +228,7 @@ def _fit_ranker(
                         estimator.coef_, estimator.intercept_)  # fmt: skip
     report = {"C": best[0], "cv_hit_at_1": round(best[1], 3),
               "in_sample_hit_at_1": round(top1(estimator.predict_proba(z)[:, 0]), 3),
-              "questions": len(questions), "rows": len(rows)}  # fmt: skip
+              "questions": len(questions), "rows": len(rows), "folds": len(folds)}  # fmt: skip
     return model, report, best[2]
 
 
@@ -212,6 +237,7 @@ async def _faq_ranker(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tu
     rows: list[list[float]] = []
     labels: list[str] = []
     groups: list[int] = []
+    names: list[str] = []
     fusion_right = 0  # the hand-set convex fusion the ranker replaces, on the same questions
     question = 0
     for corpus, kb in corpora:
@@ -222,7 +248,8 @@ async def _faq_ranker(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tu
                 rows.append([values[name] for name in FAQ_RANKER_FEATURES])
                 labels.append(RIGHT_ARTICLE if article in right else "wrong")
                 groups.append(question)
-    model, report, _ = _fit_ranker(rows, labels, groups, FAQ_RANKER_FEATURES)
+                names.append(corpus.name)
+    model, report, _ = _fit_ranker(rows, labels, groups, names, FAQ_RANKER_FEATURES)
     report["fusion_hit_at_1"] = round(fusion_right / question, 3)
     return model, report
 
@@ -245,7 +272,8 @@ async def _niche_ranker(
                 labels.append(RIGHT_NICHE if candidate == niche else "wrong")
                 groups.append(question)
                 owners.append(((corpus.name, text), candidate))
-    model, report, oof = _fit_ranker(rows, labels, groups, NICHE_RANKER_FEATURES)
+    corpora_of = [request[0] for request, _ in owners]
+    model, report, oof = _fit_ranker(rows, labels, groups, corpora_of, NICHE_RANKER_FEATURES)
     rankings: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for (request, candidate), p in zip(owners, oof, strict=True):
         rankings.setdefault(request, []).append((candidate, float(p)))
@@ -260,7 +288,7 @@ async def _niche_confidence(
     """Whether the ranker's first niche is right, on the requests the exact, fuzzy and semantic steps
     leave to it (their out-of-fold rankings). The threshold is above the out-of-fold confidence of
     every wrong first candidate: on the training corpora, nothing wrong is ever answered."""
-    rows, labels = [], []
+    rows, labels, names = [], [], []
     for corpus, kb in corpora:
         for text, niche in corpus.niche_queries:
             resolution = await kb.resolve_niche(text)
@@ -269,14 +297,12 @@ async def _niche_confidence(
                 values = confidence_features(scored, kb.niche_closeness)
                 rows.append([values[name] for name in CONFIDENCE_FEATURES])
                 labels.append(RIGHT_NICHE if scored[0][0] == niche else "wrong")
+                names.append(corpus.name)
     if len(set(labels)) < 2 or min(labels.count(label) for label in set(labels)) < FOLDS:
         return None, None, {"ranked": len(labels)}  # too few of one kind for out-of-fold confidences
     x, y = np.array(rows), np.array(labels)
-    model, report = _fit(x, y, CONFIDENCE_FEATURES)
-    z = (x - model.mean) / model.scale
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
-    estimator = LogisticRegression(C=report["C"], class_weight="balanced", max_iter=5000)
-    right = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")[:, 0]  # classes: right, wrong
+    model, report, oof = _fit(x, y, CONFIDENCE_FEATURES, _folds(y, np.array(names)))
+    right = oof[:, model.classes.index(RIGHT_NICHE)]
     threshold = float(right[y == "wrong"].max()) + CONFIDENCE_MARGIN
     answered = right >= threshold
     report |= {"ranked": len(labels), "first_right": int((y == RIGHT_NICHE).sum()), "threshold": round(threshold, 4),
@@ -286,7 +312,7 @@ async def _niche_confidence(
 
 
 async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[LinearModel, dict[str, Any]]:
-    rows, labels = [], []
+    rows, labels, names = [], [], []
     for corpus, kb in corpora:
         offline = build_offline_model(kb, kb.encode_queries)
         for case in corpus.routing:
@@ -300,7 +326,9 @@ async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[
             values, _ = found
             rows.append([values.get(name, 0.0) for name in FEATURES])
             labels.append(case["scenario"])
-    model, report = _fit(np.array(rows), np.array(labels), FEATURES)
+            names.append(corpus.name)
+    y = np.array(labels)
+    model, report, _ = _fit(np.array(rows), y, FEATURES, _folds(y, np.array(names)))
     report["messages"] = len(labels)
     report["per_scenario"] = {s: labels.count(s) for s in SCENARIOS}
     return model, report
@@ -309,7 +337,7 @@ async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[
 async def _answer_gate(
     corpora: list[tuple[TrainingCorpus, KnowledgeBase]],
 ) -> tuple[LinearModel, float, dict[str, Any]]:
-    rows, labels = [], []
+    rows, labels, owners = [], [], []
     names: tuple[str, ...] = ()
     for corpus, kb in corpora:
         for text, label in [(t, "answer") for t in corpus.answered] + [(t, "none") for t in corpus.unanswerable]:
@@ -317,15 +345,12 @@ async def _answer_gate(
             names = tuple(values)
             rows.append([values[n] for n in names])
             labels.append(label)
+            owners.append(corpus.name)
     x, y = np.array(rows), np.array(labels)
-    model, report = _fit(x, y, names)
     # The threshold is read off out-of-fold probabilities: in-sample ones are optimistic, and a
     # threshold set on them refuses more answerable questions on a corpus the gate has not seen.
-    z = (x - model.mean) / model.scale
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
-    estimator = LogisticRegression(C=report["C"], class_weight="balanced", max_iter=5000)
-    answer = list(model.classes).index("answer")
-    p_answer = cross_val_predict(estimator, z, y, cv=folds, method="predict_proba")[:, answer]
+    model, report, oof = _fit(x, y, names, _folds(y, np.array(owners)))
+    p_answer = oof[:, model.classes.index("answer")]
     positives = np.sort(p_answer[y == "answer"])
     threshold = float(positives[int(np.floor(MAX_REFUSED * len(positives)))]) - 1e-6
     report |= {

@@ -9,6 +9,8 @@ between near-synonymous niches, and a fit that refuses to answer a niche it got 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,34 @@ def test_a_near_synonymous_rival_is_a_tie() -> None:
     assert tie["lead"] == clear["lead"] == pytest.approx(0.8)
     assert tie["tie"] == 0.9 and clear["tie"] == 0.1
     assert confidence_features([], closeness) == {"first": 0.0, "lead": 0.0, "tie": 0.0}
+
+
+# Five niches that share the message's word "кофе" equally: the name-word ranking ties them all.
+TIED_RANKING = """
+from backend.knowledge.niches import NicheResolver
+from backend.knowledge.schemas import NicheRecord, Table
+table = Table(columns=["a"], rows=[["1"]])
+names = ["Кофе в зёрнах", "Кофе молотый", "Кофе в капсулах", "Кофе растворимый", "Кофе дрип-пакеты"]
+resolver = NicheResolver([NicheRecord(niche=n, analytics="-", table=table) for n in names], lambda _t, _k: [])
+print(resolver.candidates("кофе оптом"))
+"""
+
+
+def test_the_niche_ranking_does_not_depend_on_the_process() -> None:
+    """Two API workers (or two calibration runs) rank a message alike: ties are not left to the
+    per-process hash order of Python's sets."""
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", TIED_RANKING],
+            cwd=ROOT_DIR,
+            env={"PYTHONHASHSEED": str(seed), "PATH": ""},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(6)
+    }
+    assert len(seen) == 1, seen
 
 
 @pytest.mark.parametrize("model_id", ["local:use-multilingual-v3", "local:multilingual-e5-small-q4"])
