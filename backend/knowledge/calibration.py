@@ -1,8 +1,9 @@
 """Decisions fitted on a labelled corpus, not set by hand: ``scenario/calibration.json`` (``CALIBRATION_PATH``).
 
-``python -m scripts.eval.calibrate`` fits them on corpus A, one entry per embedding model (cosines
-of different models live on different scales), with scikit-learn; here they are only applied, with
-numpy, so the product does not need scikit-learn at run time. An entry holds:
+``python -m scripts.eval.calibrate`` fits them on the training corpora (A, C, D, E; never B), one
+entry per embedding model (cosines of different models live on different scales), with
+scikit-learn; here they are only applied, with numpy, so the product does not need scikit-learn at
+run time. An entry holds:
 
 * ``router``: a multinomial logistic regression over routing features (scenario probabilities);
 * ``faq_ranker``: a logistic regression over each candidate article's evidence

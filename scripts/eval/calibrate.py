@@ -1,25 +1,26 @@
 """Fit the offline assistant's decisions on the training corpora and write ``scenario/calibration.json``.
 
-``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--corpus ac|a|c] [--out PATH]``
-
-One corpus only (``--corpus a --out F``, then ``chat_eval --corpus c --calibration F``) gives a
-cross-corpus reading: every decision fitted on one training corpus, measured end to end on the other.
+``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--corpus acde|...] [--out PATH]``
 
 The training corpora are A (the demo corpus: ``faq/``, ``analytic/niches/`` and the labelled sets
-in ``tests/assistant/data`` and ``tests/knowledge/data``) and C (``eval/corpus_c``: another made-up
-service, in corpus B's label format). For each embedding model (cosines of different models live on
-different scales) it indexes each corpus and fits, with scikit-learn, in this order (each stage on
-the pipeline the earlier ones shape):
+in ``tests/assistant/data`` and ``tests/knowledge/data``) and C, D, E (``eval/corpus_<x>``: three
+more made-up services, in corpus B's label format, each written by someone who read neither B nor the
+router). Some of them only (``--corpus acd --out F``, then ``chat_eval --corpus e --calibration F``)
+give a cross-corpus reading: every decision fitted without a corpus, measured end to end on it.
 
-* ``faq_ranker``: a pointwise logistic ranker of candidate FAQ articles (C by cross-validated hit@1,
-  folds by question);
+For each embedding model (cosines of different models live on different scales) it indexes each
+corpus and fits, with scikit-learn, in this order (each stage on the pipeline the earlier ones
+shape); regularisation is chosen, and thresholds are read off, out of fold, holding out one whole
+training corpus at a time (``_folds``), as an operator's own corpus will be unseen:
+
+* ``faq_ranker``: a pointwise logistic ranker of candidate FAQ articles (C by cross-validated hit@1);
 * ``niche_ranker``: the same for candidate niches;
 * ``niche_confidence`` + ``niche_confident_at``: whether the niche ranker's first candidate is right,
   on the requests the exact, fuzzy and semantic steps leave to it; the threshold lies above the
   out-of-fold confidence of every wrong first candidate;
 * ``router``: multinomial logistic regression over the routing features of ``OfflineRouter``
   (index evidence, nearest examples, intent cues), on the labelled messages the state and small-talk
-  rules do not settle; C by 5-fold cross-validation (the out-of-fold accuracy is printed);
+  rules do not settle (the out-of-fold accuracy is printed);
 * ``answer_gate``: logistic regression telling answerable questions from in-domain questions no
   article answers; the threshold refuses at most ``MAX_REFUSED`` of the answerable ones, by their
   out-of-fold probabilities;
@@ -68,7 +69,7 @@ DATA = ROOT_DIR / "tests" / "assistant" / "data"
 KNOWLEDGE_DATA = ROOT_DIR / "tests" / "knowledge" / "data"
 ROUTING_FILES = [DATA / "routing_eval.yaml", DATA / "routing_eval_extra.yaml", DATA / "unanswerable_a.yaml"]
 EVAL = ROOT_DIR / "eval"
-TRAINING = "ac"  # corpus A and the labelled corpora under eval/ that are fitted on (never B)
+TRAINING = "acde"  # corpus A and the labelled corpora under eval/ that are fitted on (never B)
 OUT = ROOT_DIR / "scenario" / "calibration.json"
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 MAX_REFUSED = 0.03

@@ -66,6 +66,15 @@ CORPORA: dict[str, dict[str, Any]] = {
         "messages": [ROOT_DIR / "eval" / "corpus_c" / "messages.yaml"],
         "sample": "in-sample when the calibration was fitted on A and C (the default)",
     },
+    **{
+        name: {
+            "faq": ROOT_DIR / "eval" / f"corpus_{name}" / "faq",
+            "niches": ROOT_DIR / "eval" / f"corpus_{name}" / "niches",
+            "messages": [ROOT_DIR / "eval" / f"corpus_{name}" / "messages.yaml"],
+            "sample": "in-sample when the calibration was fitted on it (the default fits on A, C, D and E)",
+        }
+        for name in ("d", "e")
+    },
     "b": {
         "faq": ROOT_DIR / "eval" / "corpus_b" / "faq",
         "niches": ROOT_DIR / "eval" / "corpus_b" / "niches",

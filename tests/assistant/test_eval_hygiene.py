@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 import yaml
 from rapidfuzz import fuzz
 
@@ -21,10 +22,13 @@ from backend.knowledge.normalize import to_cyrillic
 NEAR_DUPLICATE = 85
 CORPUS_B = ROOT_DIR / "eval" / "corpus_b"
 CORPUS_B_SHA256 = "8c122403d047d9c34e35ef291199716c026206544c0fb4d8ddbdd0ef9f1ca4b6"
-# Corpus C is training data (the calibration is fitted on A and C): pinned so that
+# Corpora C, D and E are training data (the calibration is fitted on A, C, D and E): pinned so that
 # ``scenario/calibration.json`` can be refitted from exactly what it was fitted on.
-CORPUS_C = ROOT_DIR / "eval" / "corpus_c"
-CORPUS_C_SHA256 = "455f2955c5641228e62ffa94405d99c6a980b3d7d1723860016985247ca70b87"
+TRAINING_SHA256 = {
+    "c": "455f2955c5641228e62ffa94405d99c6a980b3d7d1723860016985247ca70b87",
+    "d": "de91405f0609e41fac2a87e9c3dc775107f9d893ec664959d3d342acb576acf0",
+    "e": "40159479906cd8a5da6c0aeb46281ab5505c6d0f20a5210d0595324ab52c02d9",
+}
 
 
 def _norm(text: str) -> str:
@@ -80,5 +84,7 @@ def test_corpus_b_is_pinned() -> None:
     assert corpus_digest(CORPUS_B) == CORPUS_B_SHA256, "corpus B changed: it must never be tuned on (see its README)"
 
 
-def test_corpus_c_is_pinned() -> None:
-    assert corpus_digest(CORPUS_C) == CORPUS_C_SHA256, "corpus C changed: refit scenario/calibration.json on it"
+@pytest.mark.parametrize("name", sorted(TRAINING_SHA256))
+def test_the_training_corpora_are_pinned(name: str) -> None:
+    digest = corpus_digest(ROOT_DIR / "eval" / f"corpus_{name}")
+    assert digest == TRAINING_SHA256[name], f"corpus {name.upper()} changed: refit scenario/calibration.json on it"
