@@ -133,3 +133,16 @@ async def test_an_in_domain_question_the_faq_does_not_answer_gets_no_answer(
     assert reply["sources"] == []
     if reply["scenario"] == "FAQ":
         assert reply["action"] == "no_answer"
+
+
+async def test_a_price_question_the_faq_does_not_cover_is_no_small_talk(
+    tmp_path: Path, fertiliser_corpus: tuple[Path, Path]
+) -> None:
+    """The fertiliser FAQ has no price article: the visitor hears "no answer" with the support
+    contact, and the question does not count against the small-talk quota."""
+    own = _settings(tmp_path / "var", *fertiliser_corpus)
+    build_index(own)
+    kb = await KnowledgeBase.open(own)
+    for text in ("Сколько стоит тонна карбамида?", "А оплатить можно по счёту с НДС?"):
+        reply = await _turn(kb, own, text)
+        assert reply["scenario"] == "FAQ" and reply["action"] in ("answer", "no_answer"), reply

@@ -1,7 +1,7 @@
 """The routing evaluation on the real offline router and a real index of the demo corpora.
 
 These messages are corpus A's: the router's weights were fitted on them (scripts/eval/calibrate.py),
-so every figure here is in-sample (5-fold cross-validated accuracy at fitting time: 0.964). The
+so every figure here is in-sample (leave-one-corpus-out accuracy at fitting time: 0.917). The
 out-of-sample figures are corpus B's, end to end (scripts/eval/chat_eval.py, BENCHMARKS.md).
 Thresholds sit a little below the in-sample figures, so a regression fails here.
 """
@@ -15,12 +15,14 @@ from backend.assistant.funnel import FunnelState, looks_like_funnel_answer
 from backend.assistant.offline.cues import read_cues
 from scripts.eval.routing_eval import EXTRA_FILE, MAIN_FILE, Summary, evaluate, load_cases, open_demo_knowledge
 
-# Measured 2026-11-30 (python -m scripts.eval.routing_eval): main 278/281 = 0.989, extra 53/53 = 1.000;
-# per scenario >= 0.98. All in-sample.
-MIN_MAIN = 0.975
+# Measured 2026-12-01 (python -m scripts.eval.routing_eval): main 273/281 = 0.972, extra 53/53 = 1.000;
+# per scenario >= 0.94. All in-sample. Fitted on A and C (2026-11-30) main was 0.989; the fit on four
+# corpora (A, C, D, E) gives up 0.017 of A's in-sample figure for unseen corpora (BENCHMARKS.md, the
+# understanding section: A read with a fit that left it out is 0.89).
+MIN_MAIN = 0.965
 MIN_HELDOUT = 0.94
 MIN_EXTRA = 0.96
-MIN_PER_SCENARIO = 0.95
+MIN_PER_SCENARIO = 0.93  # FAQ on main: 96/102 = 0.941 (A + C fit: >= 0.98)
 
 
 @pytest.fixture(scope="module")
