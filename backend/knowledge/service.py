@@ -31,7 +31,7 @@ from backend.knowledge.hybrid import normalise, rrf, weighted_sum
 from backend.knowledge.index_files import IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
 from backend.knowledge.memo import Memo
-from backend.knowledge.niches import NicheResolver
+from backend.knowledge.niches import NicheResolver, niche_terms
 from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
 from backend.knowledge.schemas import (
     FaqHit,
@@ -465,6 +465,20 @@ class KnowledgeBase:
     # --- analytics ----------------------------------------------------------------------------------------
     async def resolve_niche(self, text: str, show: int = 5) -> NicheResolution:
         return await asyncio.to_thread(self._with_retry, lambda g: self._resolve(g, text, show))
+
+    async def niche_mention(self, text: str) -> NicheResolution:
+        """``resolve_niche`` as far as the niche probe reads it. The probe keeps a resolution only when
+        a word of the message is ``alike`` a word of the niche's title, or the message is that niche's
+        exact title or alias; so when no word of it is alike any title word, the resolution stops after
+        the exact step (the empty resolution if that finds nothing) instead of ranking all the niches,
+        which most messages, naming no niche, used to pay for."""
+        return await asyncio.to_thread(self._with_retry, lambda g: self._mention(g, text))
+
+    @classmethod
+    def _mention(cls, gen: _Generation, text: str) -> NicheResolution:
+        if gen.resolver.alike_title_word(niche_terms(text)):
+            return cls._resolve(gen, text)
+        return gen.resolver.exact(text) or NicheResolution()
 
     @staticmethod
     def _resolve(gen: _Generation, text: str, show: int = 5) -> NicheResolution:
