@@ -119,19 +119,18 @@ async def recent_and_add(
 ) -> tuple[Recent, StoredMessage]:
     """``recent_messages``, then ``add_message`` of the visitor's message, whose caller commits right away.
 
-    When ``db`` has begun nothing yet and runs on asyncpg, both are one statement in a transaction of
-    its own, sent on the connection ``db`` holds: one round trip instead of BEGIN, SELECT, INSERT and
-    COMMIT, and none of SQLAlchemy's work per statement (BENCHMARKS.md, "Turn cost"). SQLAlchemy's
-    asyncpg adapter begins its transaction with its first statement, so nothing of ``db`` is in
-    flight, and the commit that follows sends nothing. Otherwise (work already pending in ``db``,
-    another driver) the two statements go through ``db`` as usual."""
-    if not db.in_transaction():
-        connection = await db.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        if connection.dialect.driver == "asyncpg" and driver is not None:
-            stored = StoredMessage(id=uuid.uuid4(), created_at=utcnow())
-            rows = await driver.fetch(_RECENT_AND_ADD, session_id, limit, stored.id, user_id, text, stored.created_at)
-            return _recent(rows, limit), stored
+    On asyncpg both are one statement sent on the connection ``db`` holds, without SQLAlchemy's work
+    per statement (BENCHMARKS.md, "Turn cost"). SQLAlchemy's asyncpg adapter begins its transaction
+    with its first statement: when ``db`` has sent nothing yet (a guest's turn), the statement is a
+    transaction of its own, one round trip instead of BEGIN, SELECT, INSERT and COMMIT, and the commit
+    that follows has nothing to send; when ``db`` has begun (a signed-in caller was read), the statement
+    runs in that transaction and commits with it. Other drivers: the two statements through ``db``."""
+    connection = await db.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if connection.dialect.driver == "asyncpg" and driver is not None:
+        stored = StoredMessage(id=uuid.uuid4(), created_at=utcnow())
+        rows = await driver.fetch(_RECENT_AND_ADD, session_id, limit, stored.id, user_id, text, stored.created_at)
+        return _recent(rows, limit), stored
     recent = await recent_messages(db, session_id, limit)
     return recent, await add_message(db, session_id=session_id, user_id=user_id, role="user", text=text)
 
