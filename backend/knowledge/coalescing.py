@@ -1,20 +1,24 @@
-"""Queries embedded together: the query embeddings that threads ask for at the same moment are encoded
-as one batch.
+"""Queries embedded together: the query embeddings that threads ask for while the encoder is busy are
+encoded as one batch.
 
 A local encoder streams all its weight matrices from memory for every batch, whatever its size, which
 is most of what a short query costs: measured with USE on the 2-core machine, 2.2 ms of CPU per query
-one at a time, 1.2 ms in batches of 4, 0.9 ms in batches of 8 (BENCHMARKS.md, "Turn cost"). While one
-batch is encoded, the queries that arrive wait, and go together in the next; a query that finds the
-encoder idle goes at once, alone (no waiting for company, so a quiet server is as fast as before).
+one at a time, 1.2 ms in batches of 4, 0.9 ms in batches of 8 (BENCHMARKS.md, "Turn cost").
 
-No thread of its own: the thread whose query finds the encoder idle encodes (its batch, then no more:
-it hands the queries that arrived meanwhile to one of their threads, which encodes them next).
-A row of a batch can differ from the same text encoded alone in the last bits of float32 (the
-matrix products are blocked differently), about 1e-7: no routing or ranking decision reads that far.
+A query that finds the encoder idle is encoded at once by its own thread, alone, as before. A query that
+finds it busy waits for the coalescer's own thread, which encodes everything waiting as one batch when
+the encoder is free, hands each thread its rows, and goes on while queries keep waiting. Only that thread
+encodes batches, so only its heap grows to their working arrays (when the worker threads encoded the
+batches in turn, each kept a heap as large as the largest batch it had met: measurably more resident
+memory).
+
+A row of a batch can differ from the same text encoded alone in the last bits of float32 (the matrix
+products are blocked differently), about 1e-7: no routing or ranking decision reads that far.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 
@@ -24,60 +28,63 @@ Encode = Callable[[list[str]], np.ndarray]
 
 
 class _Request:
-    __slots__ = ("done", "error", "lead", "rows", "texts")
+    __slots__ = ("done", "error", "rows", "texts")
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
         self.rows: np.ndarray | None = None
         self.error: BaseException | None = None
-        self.lead = False  # this request's thread encodes the next batch
-        self.done = threading.Event()  # rows or error set, or told to lead
+        self.done = threading.Event()
 
 
 class Coalescer:
     def __init__(self, encode: Encode) -> None:
         self._encode = encode
-        self._lock = threading.Lock()
-        self._waiting: list[_Request] = []
-        self._busy = False  # a thread is encoding, or was told to
+        self._busy = threading.Lock()  # held while anything is encoded
+        self._waiting: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self._start = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     def __call__(self, texts: list[str]) -> np.ndarray:
+        if self._busy.acquire(blocking=False):  # idle: this thread encodes its own query
+            try:
+                return self._encode(texts)
+            finally:
+                self._busy.release()
+        self._started()
         request = _Request(texts)
-        with self._lock:
-            self._waiting.append(request)
-            request.lead = not self._busy
-            self._busy = True
-        if not request.lead:
-            request.done.wait()
-            request.done.clear()  # set again when a batch delivers this request's rows
-        if request.lead:  # this thread encodes everything waiting, its own query included
-            self._run()
+        self._waiting.put(request)
+        request.done.wait()
         if request.error is not None:
             raise request.error
         assert request.rows is not None
         return request.rows
 
-    def _run(self) -> None:
-        with self._lock:
-            batch, self._waiting = self._waiting, []
-        try:
-            rows = self._encode([text for request in batch for text in request.texts])
-        except BaseException as exc:  # every query of the batch fails as its own would have
+    def _started(self) -> None:
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:  # on first use (a Celery worker forks before that)
+                    self._thread = threading.Thread(target=self._serve, name="query-embeddings", daemon=True)
+                    self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._waiting.get()]
+            with self._busy:
+                while True:  # everything that waits by the time the encoder is free
+                    try:
+                        batch.append(self._waiting.get_nowait())
+                    except queue.Empty:
+                        break
+                try:
+                    rows = self._encode([text for request in batch for text in request.texts])
+                except BaseException as exc:  # every query of the batch fails as its own would have
+                    for request in batch:
+                        request.error = exc
+                else:
+                    start = 0
+                    for request in batch:
+                        request.rows = rows[start : start + len(request.texts)]
+                        start += len(request.texts)
             for request in batch:
-                request.error = exc
-        else:
-            start = 0
-            for request in batch:
-                request.rows = rows[start : start + len(request.texts)]
-                start += len(request.texts)
-        for request in batch:
-            request.lead = False
-            if request.rows is not None or request.error is not None:
                 request.done.set()
-        with self._lock:  # the queries that arrived meanwhile: one of their threads encodes them next
-            if self._waiting:
-                following = self._waiting[0]
-                following.lead = True
-                following.done.set()
-            else:
-                self._busy = False
