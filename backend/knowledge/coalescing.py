@@ -78,9 +78,9 @@ class Coalescer:
                         break
                 try:
                     rows = self._encode([text for request in batch for text in request.texts])
-                except BaseException as exc:  # every query of the batch fails as its own would have
+                except Exception:  # one query's failure is not the others': each again alone
                     for request in batch:
-                        request.error = exc
+                        self._alone(request)
                 else:
                     start = 0
                     for request in batch:
@@ -88,3 +88,9 @@ class Coalescer:
                         start += len(request.texts)
             for request in batch:
                 request.done.set()
+
+    def _alone(self, request: _Request) -> None:
+        try:
+            request.rows = self._encode(request.texts)
+        except Exception as exc:
+            request.error = exc
