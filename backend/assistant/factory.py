@@ -46,7 +46,12 @@ def build_offline_model(
     knowledge: KnowledgePort, encode: Encode, scenario_dir: Path = SCENARIO_DIR, texts: VisitorTexts | None = None
 ) -> OfflineChatModel:
     router = OfflineRouter(
-        scenario_dir / "routing_examples.yaml", encode, knowledge.signals, knowledge.calibration.router
+        scenario_dir / "routing_examples.yaml",
+        encode,
+        knowledge.signals,
+        knowledge.calibration.router,
+        # the vectors the knowledge base remembers are its encoder's: usable only when it is ``encode``
+        cached=knowledge.cached_query if encode == knowledge.encode_queries else None,
     )
     return OfflineChatModel(router, make_niche_probe(knowledge), texts)
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+
+import numpy as np
 
 from backend.knowledge.calibration import Calibration
 from backend.knowledge.schemas import (
@@ -39,6 +42,12 @@ class KnowledgePort(Protocol):
     async def analytics_get_by_niche(self, niche: str) -> NicheLookup: ...
 
     async def resolve_niche(self, text: str) -> NicheResolution: ...
+
+    async def niche_mention(self, text: str) -> NicheResolution: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def cached_query(self, text: str) -> np.ndarray | None: ...
 
 
 class CodesPort(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -85,12 +86,53 @@ async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -
     (every turn reads them; their metadata would only be decoded to be thrown away), plus each one's
     fallback flag and the session's handoff state, which the turn needs next (one round trip)."""
     rows = (await db.execute(_recent_query(limit), {"session_id": session_id})).all()
+    return _recent(rows, limit)
+
+
+def _recent(rows: Sequence[Sequence[Any]], limit: int) -> Recent:
     fell_back = next((bool(flag) for role, _, flag, _ in rows if role == "assistant"), None)
     return Recent(
         history=[(role, text) for role, text, _, _ in reversed(rows)],
         handoff_state=rows[0][3] if rows else None,
         last_fell_back=False if fell_back is None and len(rows) < limit else fell_back,
     )
+
+
+# ``recent_messages`` then the visitor's message stored, as one statement: a data-modifying CTE runs on
+# the statement's snapshot, so the history is read as it was before the insert. $1 session, $2 limit,
+# $3 message id, $4 user, $5 text, $6 created at.
+_RECENT_AND_ADD = """
+WITH recent AS (
+    SELECT role, text, metadata -> 'fallback' AS fallback, created_at, id FROM messages
+    WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
+), stored AS (
+    INSERT INTO messages (id, session_id, user_id, role, text, scenario, metadata, created_at)
+    VALUES ($3, $1, $4, 'user', $5, NULL, '{}', $6)
+)
+SELECT role, text, fallback, (SELECT handoff_state FROM chat_sessions WHERE id = $1) FROM recent
+ORDER BY created_at DESC, id DESC
+"""
+
+
+async def recent_and_add(
+    db: AsyncSession, *, session_id: uuid.UUID, user_id: uuid.UUID | None, text: str, limit: int
+) -> tuple[Recent, StoredMessage]:
+    """``recent_messages``, then ``add_message`` of the visitor's message, whose caller commits right away.
+
+    On asyncpg both are one statement sent on the connection ``db`` holds, without SQLAlchemy's work
+    per statement (BENCHMARKS.md, "Turn cost"). SQLAlchemy's asyncpg adapter begins its transaction
+    with its first statement: when ``db`` has sent nothing yet (a guest's turn), the statement is a
+    transaction of its own, one round trip instead of BEGIN, SELECT, INSERT and COMMIT, and the commit
+    that follows has nothing to send; when ``db`` has begun (a signed-in caller was read), the statement
+    runs in that transaction and commits with it. Other drivers: the two statements through ``db``."""
+    connection = await db.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if connection.dialect.driver == "asyncpg" and driver is not None:
+        stored = StoredMessage(id=uuid.uuid4(), created_at=utcnow())
+        rows = await driver.fetch(_RECENT_AND_ADD, session_id, limit, stored.id, user_id, text, stored.created_at)
+        return _recent(rows, limit), stored
+    recent = await recent_messages(db, session_id, limit)
+    return recent, await add_message(db, session_id=session_id, user_id=user_id, role="user", text=text)
 
 
 async def add_funnel_event(

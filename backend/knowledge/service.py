@@ -1,7 +1,10 @@
 """The knowledge tools as an async API over the live index generation.
 
-Blocking work (Chroma, BM25, embeddings) runs in worker threads, never on the event loop. The
-service notices a new generation (``current.json`` changed) and reloads without a restart.
+Blocking work (Chroma, BM25, embeddings) runs in worker threads, never on the event loop. What costs
+well under a millisecond against a generation checked within the last ``RELOAD_CHECK_SECONDS`` (an
+article by id, a remembered lookup, the niche probe's first test) runs inline: a thread hop costs more
+CPU than such a call (BENCHMARKS.md, "Turn cost"). The service notices a new generation
+(``current.json`` changed) and reloads without a restart.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from backend.knowledge.hybrid import normalise, rrf, weighted_sum
 from backend.knowledge.index_files import IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
 from backend.knowledge.memo import Memo
-from backend.knowledge.niches import NicheResolver
+from backend.knowledge.niches import NicheResolver, niche_terms
 from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
 from backend.knowledge.schemas import (
     FaqHit,
@@ -214,6 +217,14 @@ class KnowledgeBase:
                 raise
             logger.warning("shared index not reachable, keeping the loaded generation", extra={"error": str(exc)})
 
+    def _fresh(self) -> _Generation | None:
+        """The live generation if it was checked within ``RELOAD_CHECK_SECONDS`` (then using it needs no
+        file or Redis access, so a cheap call can run on the event loop), else None."""
+        generation = self._generation
+        if generation is not None and time.monotonic() - self._checked_at < RELOAD_CHECK_SECONDS:
+            return generation
+        return None
+
     def _with_retry(self, action: Any) -> Any:
         """Run against the live generation; if it was switched mid-call, reload once and retry."""
         try:
@@ -247,6 +258,12 @@ class KnowledgeBase:
                 while len(self._query_vectors) > QUERY_CACHE_SIZE:
                     self._query_vectors.popitem(last=False)
         return np.stack([found[key] for key in keys])
+
+    def cached_query(self, text: str) -> np.ndarray | None:
+        """The query vector of ``text`` if ``encode_queries`` still remembers it (a copy), else None."""
+        with self._query_lock:
+            row = self._query_vectors.get(to_cyrillic(text) or text)
+            return None if row is None else row.copy()
 
     def _dense_units(self, gen: _Generation, text: str) -> tuple[dict[str, dict[str, float]], float]:
         """The nearest FAQ units pooled per article and unit kind (article -> kind -> best cosine),
@@ -448,6 +465,10 @@ class KnowledgeBase:
     async def faq_lookup(self, query: str, n_results: int = 5, last_article_id: str | None = None) -> FaqResult:
         """``faq_search`` plus how much of the question the FAQ knows (the answer gate's evidence)."""
         n = max(1, min(n_results, MAX_HITS))
+        gen = self._fresh()
+        remembered = gen.lookups.peek((query, last_article_id)) if gen is not None else None
+        if remembered is not None:  # the router's signals looked it up in this turn: no thread needed
+            return remembered.model_copy(update={"hits": remembered.hits[:n]})
         result: FaqResult = await asyncio.to_thread(
             self._with_retry, lambda g: self._faq_lookup(g, query, n, last_article_id)
         )
@@ -457,7 +478,8 @@ class KnowledgeBase:
         def find(gen: _Generation) -> FaqRecord | None:
             return gen.faq_by_id.get(str(article_id).strip())
 
-        record: FaqRecord | None = await asyncio.to_thread(self._with_retry, find)
+        gen = self._fresh()
+        record = find(gen) if gen is not None else await asyncio.to_thread(self._with_retry, find)
         if record is None:  # not in the live index: the corpus files may be newer than the index
             records = await asyncio.to_thread(parse_faq, self.settings.FAQ_CORPUS_DIR)
             record = next((r for r in records if r.article_id == str(article_id).strip()), None)
@@ -468,6 +490,24 @@ class KnowledgeBase:
     # --- analytics ----------------------------------------------------------------------------------------
     async def resolve_niche(self, text: str, show: int = 5) -> NicheResolution:
         return await asyncio.to_thread(self._with_retry, lambda g: self._resolve(g, text, show))
+
+    async def niche_mention(self, text: str) -> NicheResolution:
+        """``resolve_niche`` as far as the niche probe reads it. The probe keeps a resolution only when
+        a word of the message is ``alike`` a word of the niche's title, or the message is that niche's
+        exact title or alias; so when no word of it is alike any title word, the resolution stops after
+        the exact step (the empty resolution if that finds nothing) instead of ranking all the niches,
+        which most messages, naming no niche, used to pay for. That test and the exact step (tens of
+        microseconds) run inline; a ranking goes to a worker thread."""
+        gen = self._fresh()
+        if gen is not None and not gen.resolver.alike_title_word(niche_terms(text)):
+            return gen.resolver.exact(text) or NicheResolution()
+        return await asyncio.to_thread(self._with_retry, lambda g: self._mention(g, text))
+
+    @classmethod
+    def _mention(cls, gen: _Generation, text: str) -> NicheResolution:
+        if gen.resolver.alike_title_word(niche_terms(text)):
+            return cls._resolve(gen, text)
+        return gen.resolver.exact(text) or NicheResolution()
 
     @staticmethod
     def _resolve(gen: _Generation, text: str, show: int = 5) -> NicheResolution:
@@ -516,8 +556,9 @@ class KnowledgeBase:
         return await asyncio.to_thread(self._with_retry, search)
 
     async def analytics_get_by_niche(self, niche: str) -> NicheLookup:
-        def lookup(gen: _Generation) -> NicheLookup:  # resolve and read in one generation
-            resolution = self._resolve(gen, niche)
+        def lookup(gen: _Generation, resolution: NicheResolution | None = None) -> NicheLookup:
+            if resolution is None:
+                resolution = self._resolve(gen, niche)  # resolve and read in one generation
             if resolution.niche is None:
                 return NicheLookup(candidates=resolution.candidates[: resolution.show])
             record = gen.niche_by_name[resolution.niche]
@@ -526,6 +567,11 @@ class KnowledgeBase:
             )
             return NicheLookup(**found.model_dump())
 
+        gen = self._fresh()
+        # A niche title or alias (what the niche probe hands over) resolves in the exact step: inline.
+        exact = gen.resolver.exact(niche) if gen is not None else None
+        if gen is not None and exact is not None and exact.niche is not None:
+            return lookup(gen, exact)
         result: NicheLookup = await asyncio.to_thread(self._with_retry, lookup)
         return result
 

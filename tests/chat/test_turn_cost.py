@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
+from asyncio import selector_events
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +19,9 @@ import pytest
 from fastapi import FastAPI
 from openai_standin import OpenAIStandIn, Scripted
 from redis.asyncio.connection import AbstractConnection
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 
+from backend.chat import repository
 from backend.core.config import Settings
 from helpers import client_for, derive_settings
 
@@ -54,21 +57,73 @@ def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         yield sent
 
 
+@contextmanager
+def writes_to_port(port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many times the app writes to a socket connected to ``port`` (asyncpg sends each request,
+    e.g. a cached prepared statement's bind and execute, as one write: one round trip)."""
+    sent = [0]
+    transport = selector_events._SelectorSocketTransport
+    original = transport.write
+
+    def counting(self: Any, data: Any) -> None:
+        if (self.get_extra_info("peername") or ("", 0))[1] == port:
+            sent[0] += 1
+        original(self, data)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(transport, "write", counting)
+        yield sent
+
+
 async def test_a_turn_reads_once_writes_twice_and_makes_five_redis_round_trips(
     settings: Settings, app_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = await app_factory(settings)
+    port = make_url(settings.DATABASE_URL).port or 5432
     async with client_for(app) as visitor:
-        first = await visitor.post("/ai/chat", json={"message": "Сколько стоит подписка?"})
-        assert first.status_code == 200, first.text
-        with statements(app) as sql, redis_round_trips(monkeypatch) as redis:
+        for message in ("Сколько стоит подписка?", "Как оплатить?"):  # the first stores the session's row
+            first = await visitor.post("/ai/chat", json={"message": message})
+            assert first.status_code == 200, first.text
+        with statements(app) as sql, redis_round_trips(monkeypatch) as redis, writes_to_port(port, monkeypatch) as pg:
             second = await visitor.post("/ai/chat", json={"message": "А есть пробный период?"})
         assert second.status_code == 200 and second.json()["scenario"] == "FAQ", second.text
-    # the history with the handoff state and the last fallback flag; the visitor's message; the reply
-    assert sql == ["SELECT", "INSERT", "INSERT"]
+    # Through SQLAlchemy, the reply; the history (with the handoff state and the last fallback flag) and
+    # the visitor's message went before it as one statement on the session's asyncpg connection.
+    assert sql == ["INSERT"]
+    # PostgreSQL: the history with the visitor's message (its own transaction); BEGIN, the reply, COMMIT
+    assert pg[0] == 4
     # the session; the four limits; the turn lock with the state left by the previous turn; the new
     # state; the lock's release
     assert redis[0] == 5
+
+
+async def test_the_history_and_the_message_in_one_statement_read_what_was_there_before(
+    settings: Settings, app_factory: Any
+) -> None:
+    """The one-statement path (``chat.repository.recent_and_add``) reads the history as it was before
+    the visitor's message, like the two statements it replaces: the history the engine sees ends with
+    the previous reply, and the stored conversation holds every message once, in order."""
+    app = await app_factory(settings)
+    async with client_for(app) as visitor:
+        texts = ["Сколько стоит подписка?", "А есть пробный период?", "Как оплатить?"]
+        for text in texts:
+            answer = await visitor.post("/ai/chat", json={"message": text})
+            assert answer.status_code == 200, answer.text
+        state = await app.state.runtime.chat_service()._store.load(visitor.cookies[settings.SESSION_COOKIE_NAME])
+        assert state is not None
+        async with app.state.db_factory() as db:
+            recent = await repository.recent_messages(db, state.chat_session_id, 20)
+    assert [role for role, _ in recent.history] == ["user", "assistant"] * 3
+    assert [text for role, text in recent.history if role == "user"] == texts
+    async with app.state.db_factory() as db:
+        again, stored = await repository.recent_and_add(
+            db, session_id=state.chat_session_id, user_id=None, text="ещё вопрос", limit=20
+        )
+        await db.commit()
+        after = await repository.recent_messages(db, state.chat_session_id, 20)
+    assert again == recent  # read before the insert
+    assert after.history == [*recent.history, ("user", "ещё вопрос")] and after.handoff_state == recent.handoff_state
+    assert isinstance(stored.id, uuid.UUID)
 
 
 async def test_turns_waiting_on_the_model_hold_no_database_connection(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from knowledge.support import FAQ_A, write
 
+from backend.assistant.offline.niche_probe import signal_from
 from backend.core.config import Settings
 from backend.knowledge.exceptions import ArticleNotFound, IndexMissing
 from backend.knowledge.indexer import build_index
@@ -163,3 +164,29 @@ async def test_resolver_rules_on_the_demo_niches(demo_settings: Settings) -> Non
     unsure = await kb.resolve_niche("стоматология имплантация")
     assert unsure.niche is None
     assert {"Стоматологические клиники", "Имплантация зубов"} <= {c.niche for c in unsure.candidates[:5]}
+
+
+async def test_niche_mention_is_what_the_niche_probe_keeps_of_a_resolution(demo_settings: Settings) -> None:
+    """``niche_mention`` skips the ranking of a message with no word alike a niche title; the probe's
+    signal is the same as from the full resolution, for messages of every scenario."""
+    kb = await KnowledgeBase.open(demo_settings)
+    texts = [
+        "сколько стоят ваши тарифы?",
+        "есть интеграция с amoCRM?",
+        "как вы заменяете некачественные заявки",
+        "какой спрос на натяжные потолки",
+        "средний чек в нише грузоперевозки",
+        "покажи аналитику по стоматологии",
+        "зубные клиники",  # an alias: no title word in it
+        "думаю заходить в септики, какой спрос",
+        "ремонт",
+        "статистика по клинингу 17",
+    ]
+    for text in texts:
+        full = signal_from(text, await kb.resolve_niche(text))
+        assert signal_from(text, await kb.niche_mention(text)) == full, text
+    skipped = await kb.niche_mention("сколько стоят ваши тарифы?")
+    assert skipped.niche is None and skipped.candidates == []  # not ranked
+    full = await kb.resolve_niche("сколько стоят ваши тарифы?")
+    assert full.niche or full.candidates  # the full resolution ranks it
+    assert signal_from("какой спрос на натяжные потолки", await kb.niche_mention("какой спрос на натяжные потолки"))

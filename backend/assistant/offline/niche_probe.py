@@ -11,16 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
-
 from backend.assistant.ports import KnowledgePort
-from backend.knowledge.niches import niche_terms
-from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
+from backend.knowledge.niches import alike, niche_terms, title_stems
 from backend.knowledge.schemas import NicheResolution
 
 MAX_TERMS = 8  # longer messages are not "about a niche"; the router relies on its other cues
-PREFIX = 5
-SIMILAR = 80.0
 
 
 @dataclass(frozen=True)
@@ -33,19 +28,13 @@ class NicheSignal:
 NicheProbe = Callable[[str], Awaitable[NicheSignal | None]]
 
 
-def _similar(term: str, name_stem: str) -> bool:
-    if len(term) >= PREFIX and len(name_stem) >= PREFIX and term[:PREFIX] == name_stem[:PREFIX]:
-        return True
-    return len(term) >= 4 and fuzz.ratio(term, name_stem) >= SIMILAR
-
-
 def signal_from(text: str, resolution: NicheResolution) -> NicheSignal | None:
     niche, method = resolution.niche, resolution.method
     if not niche:
         return None
     terms = niche_terms(text)
-    name_stems = [stem(w) for w in to_cyrillic(str(niche)).split() if w not in STOP_WORDS]
-    matched = [t for t in terms if any(_similar(t, s) for s in name_stems)]
+    name_stems = title_stems(str(niche))
+    matched = [t for t in terms if any(alike(t, s) for s in name_stems)]
     if matched:
         return NicheSignal(str(niche), method, len(terms) - len(matched))
     if method == "exact" and len(" ".join(terms)) >= 4:  # an alias («зубные клиники»)
@@ -58,6 +47,7 @@ def make_niche_probe(knowledge: KnowledgePort) -> NicheProbe:
         terms = niche_terms(text)
         if not terms or len(terms) > MAX_TERMS:
             return None
-        return signal_from(text, await knowledge.resolve_niche(text))
+        # Only what ``signal_from`` can keep is resolved (no word alike a niche title: no ranking).
+        return signal_from(text, await knowledge.niche_mention(text))
 
     return probe

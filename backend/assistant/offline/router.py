@@ -31,6 +31,7 @@ from backend.knowledge.calibration import LinearModel
 from backend.knowledge.schemas import QuerySignals
 
 Encode = Callable[[Sequence[str]], np.ndarray]
+Cached = Callable[[str], np.ndarray | None]  # a query vector the encoder still remembers, or None
 SignalSource = Callable[[str], Awaitable[QuerySignals]]
 
 SCENARIOS = ("FAQ", "ANALYTICS", "REGISTRATION", "OFFTOPIC")
@@ -64,6 +65,7 @@ class OfflineRouter:
         signals: SignalSource | None = None,
         model: LinearModel | None = None,
         k: int = 3,
+        cached: Cached | None = None,
     ) -> None:
         raw: dict[str, list[str]] = yaml.safe_load(examples_path.read_text(encoding="utf-8"))
         labels: list[str] = []
@@ -73,14 +75,16 @@ class OfflineRouter:
                 labels.append(scenario)
                 texts.append(read_cues(text).norm or text)
         self._encode = encode
+        self._cached = cached
         matrix = np.asarray(encode(texts), dtype=np.float32)
         self._blocks = {s: matrix[[i for i, label in enumerate(labels) if label == s]] for s in SCENARIOS}
         self._k = k
         self._signals = signals
         self.model = model
 
-    def _neighbours(self, text: str) -> dict[str, float]:
-        vector = np.asarray(self._encode([text]), dtype=np.float32)[0]
+    def _neighbours(self, text: str, vector: np.ndarray | None = None) -> dict[str, float]:
+        if vector is None:
+            vector = np.asarray(self._encode([text]), dtype=np.float32)[0]
         scores: dict[str, float] = {}
         for scenario, block in self._blocks.items():
             if not len(block):
@@ -121,8 +125,15 @@ class OfflineRouter:
         self, text: str, cues: Cues, context: dict[str, Any], niche: NicheSignal | None
     ) -> dict[str, float]:
         """The routing evidence for one message (see the module docstring), by feature name."""
-        neighbours = await asyncio.to_thread(self._neighbours, cues.norm or text)
         evidence = await self._signals(text) if self._signals is not None else None
+        # The signals embedded the message; when that is the vector the neighbours need (it usually
+        # is), they are a few small products, computed here rather than in a worker thread.
+        norm = cues.norm or text
+        vector = self._cached(norm) if self._cached is not None else None
+        if vector is not None:
+            neighbours = self._neighbours(norm, np.asarray(vector, dtype=np.float32))
+        else:
+            neighbours = await asyncio.to_thread(self._neighbours, norm)
         values: dict[str, float] = {f"nn_{s.lower()}": neighbours[s] for s in SCENARIOS}
         if evidence is not None:
             values |= {
