@@ -14,12 +14,14 @@ import psycopg2
 import pytest
 import pytest_asyncio
 import redis
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from httpx import AsyncClient
 from openai_standin import OpenAIStandIn
 from smtp_standin import SMTPStandIn
 
 from backend.core.config import ROOT_DIR, Settings
+from backend.core.redis import create_async_redis
 from backend.knowledge.indexer import build_index
 from backend.main import create_app
 from helpers import (
@@ -120,26 +122,38 @@ def standin() -> Iterator[OpenAIStandIn]:
     server.stop()
 
 
+@pytest_asyncio.fixture
+async def async_redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """An asyncio client of the tests' Redis, closed after the test."""
+    client = create_async_redis(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
 def fresh_standin(standin: OpenAIStandIn) -> OpenAIStandIn:
     return standin.reset()
 
 
-@pytest_asyncio.fixture
-async def openai_client(
-    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
-) -> AsyncIterator[AsyncClient]:
-    """A client of an app whose model is the stand-in (2 s timeout, one retry)."""
-    app = await app_factory(
-        derive_settings(
-            settings,
-            tmp_path,
-            OPENAI_API_KEY="sk-test",
-            OPENAI_BASE_URL=fresh_standin.base_url,
-            OPENAI_TIMEOUT_SECONDS=2,
-            OPENAI_MAX_RETRIES=1,
+@pytest.fixture
+def standin_app(settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn) -> Any:
+    """Starts an app whose model is the stand-in, with more settings: ``await standin_app(KEY=value)``."""
+
+    async def start(**overrides: Any) -> FastAPI:
+        values = derive_settings(
+            settings, tmp_path, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fresh_standin.base_url, **overrides
         )
-    )
+        return await app_factory(values)  # type: ignore[no-any-return]
+
+    return start
+
+
+@pytest_asyncio.fixture
+async def openai_client(standin_app: Any) -> AsyncIterator[AsyncClient]:
+    """A client of an app whose model is the stand-in (2 s timeout, one retry)."""
+    app = await standin_app(OPENAI_TIMEOUT_SECONDS=2, OPENAI_MAX_RETRIES=1)
     async with client_for(app) as http:
         yield http
 

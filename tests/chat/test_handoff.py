@@ -141,23 +141,10 @@ async def test_two_fallbacks_in_a_row_hand_off(
     assert third["action"] == "handoff_waiting" and len(fresh_standin.requests) == calls  # no model call
 
 
-async def test_two_fallbacks_in_a_row_seen_past_the_history_window(
-    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
-) -> None:
+async def test_two_fallbacks_in_a_row_seen_past_the_history_window(settings: Settings, standin_app: Any) -> None:
     """The previous reply's fallback flag comes with the history read; when the window holds no
     assistant message (here: one message, the visitor's unanswered one), the turn still finds it."""
-    app = await app_factory(
-        derive_settings(
-            settings,
-            tmp_path,
-            OPENAI_API_KEY="sk-test",
-            OPENAI_BASE_URL=fresh_standin.base_url,
-            OPENAI_TIMEOUT_SECONDS=2,
-            OPENAI_MAX_RETRIES=1,
-            HISTORY_TURNS=1,
-            RATE_OFFTOPIC="1/day",
-        )
-    )
+    app = await standin_app(OPENAI_TIMEOUT_SECONDS=2, OPENAI_MAX_RETRIES=1, HISTORY_TURNS=1, RATE_OFFTOPIC="1/day")
     async with client_for(app) as visitor:
         assert (await say(visitor, "Привет"))["scenario"] == "OFFTOPIC"  # fell back (no script): reply stored
         refused = await visitor.post("/ai/chat", json={"message": "Как дела?"})  # small talk over quota

@@ -43,22 +43,6 @@ def final(events: list[tuple[str, str]]) -> dict[str, Any]:
     return body
 
 
-async def _openai_app(
-    settings: Settings, tmp_path: Path, app_factory: Any, standin: OpenAIStandIn, **extra: Any
-) -> Any:
-    return await app_factory(
-        derive_settings(
-            settings,
-            tmp_path,
-            OPENAI_API_KEY="sk-test",
-            OPENAI_BASE_URL=standin.base_url,
-            OPENAI_TIMEOUT_SECONDS=2,
-            OPENAI_MAX_RETRIES=0,
-            **extra,
-        )
-    )
-
-
 async def test_offtopic_quota_is_checked_before_the_first_delta(
     settings: Settings, tmp_path: Path, app_factory: Any
 ) -> None:
@@ -82,9 +66,7 @@ async def test_offtopic_quota_is_checked_before_the_first_delta(
         assert faq["reply"] == (await plain.post("/ai/chat", json={"message": "Как вернуть деньги?"})).json()["reply"]
 
 
-async def test_a_model_failure_mid_stream_resets_the_text(
-    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
-) -> None:
+async def test_a_model_failure_mid_stream_resets_the_text(standin_app: Any, fresh_standin: OpenAIStandIn) -> None:
     started = json.dumps(
         {
             "scenario": "OFFTOPIC",
@@ -94,7 +76,7 @@ async def test_a_model_failure_mid_stream_resets_the_text(
         },
         ensure_ascii=False,
     )
-    app = await _openai_app(settings, tmp_path, app_factory, fresh_standin)
+    app = await standin_app(OPENAI_TIMEOUT_SECONDS=2, OPENAI_MAX_RETRIES=0)
     async with client_for(app) as streamed, client_for(app) as plain:
         fresh_standin.push(Scripted(content=started, drop_after_chunks=6))
         events = await stream(streamed, "привет, как дела?")
@@ -109,9 +91,9 @@ async def test_a_model_failure_mid_stream_resets_the_text(
 
 
 async def test_a_funnel_override_resets_the_text(
-    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
+    settings: Settings, tmp_path: Path, standin_app: Any, fresh_standin: OpenAIStandIn
 ) -> None:
-    app = await _openai_app(settings, tmp_path, app_factory, fresh_standin)
+    app = await standin_app(OPENAI_TIMEOUT_SECONDS=2, OPENAI_MAX_RETRIES=0)
     chatty = text(
         {
             "scenario": "OFFTOPIC",

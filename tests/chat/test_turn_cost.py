@@ -12,7 +12,6 @@ import uuid
 from asyncio import selector_events
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from sqlalchemy import event, make_url
 
 from backend.chat import repository
 from backend.core.config import Settings
-from helpers import client_for, derive_settings
+from helpers import client_for
 
 
 @contextmanager
@@ -127,25 +126,19 @@ async def test_the_history_and_the_message_in_one_statement_read_what_was_there_
 
 
 async def test_turns_waiting_on_the_model_hold_no_database_connection(
-    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
+    standin_app: Any, fresh_standin: OpenAIStandIn
 ) -> None:
     """One pooled connection, four conversations whose turns all wait on a 1-second model at once (their
     first turns, then their second): a turn that kept a connection while it waited would leave the
     others to time out on the pool (503); none does, and the four wait together, not in turn."""
     reply = {"scenario": "FAQ", "action": "answer", "reply": "Ответ по статье.", "fields": {}}
     fresh_standin.default = Scripted(content=json.dumps(reply, ensure_ascii=False), delay=1.0)
-    app = await app_factory(
-        derive_settings(
-            settings,
-            tmp_path,
-            OPENAI_API_KEY="sk-test",
-            OPENAI_BASE_URL=fresh_standin.base_url,
-            OPENAI_TIMEOUT_SECONDS=10,
-            OPENAI_MAX_RETRIES=0,
-            DB_POOL_SIZE=1,
-            DB_MAX_OVERFLOW=0,
-            DB_POOL_TIMEOUT_SECONDS=0.5,
-        )
+    app = await standin_app(
+        OPENAI_TIMEOUT_SECONDS=10,
+        OPENAI_MAX_RETRIES=0,
+        DB_POOL_SIZE=1,
+        DB_MAX_OVERFLOW=0,
+        DB_POOL_TIMEOUT_SECONDS=0.5,
     )
     visitors = [client_for(app) for _ in range(4)]
     try:

@@ -59,18 +59,9 @@ async def test_support_address_and_trial_length_follow_the_settings(
 
 
 async def test_the_prompts_the_model_receives_name_the_configured_support_and_trial(
-    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
+    standin_app: Any, fresh_standin: OpenAIStandIn
 ) -> None:
-    app = await app_factory(
-        derive_settings(
-            settings,
-            tmp_path,
-            OPENAI_API_KEY="sk-test",
-            OPENAI_BASE_URL=fresh_standin.base_url,
-            SUPPORT_EMAIL="desk@shop.test",
-            TRIAL_DAYS=21,
-        )
-    )
+    app = await standin_app(SUPPORT_EMAIL="desk@shop.test", TRIAL_DAYS=21)
     fresh_standin.push(scripted_text({"scenario": "OFFTOPIC", "action": "answer", "reply": "Здравствуйте!"}))
     async with client_for(app) as http:
         await say(http, "привет")

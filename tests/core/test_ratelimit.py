@@ -7,32 +7,20 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from backend.core.errors import TooManyRequests
 from backend.core.ratelimit import Limit, RateLimiter
-from backend.core.redis import create_async_redis
-
-
-@pytest_asyncio.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_async_redis(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def limit(rule: str, scope: str, who: str) -> Limit:
     return Limit(rule, f"{scope}: wait {{seconds}} s", scope.upper(), (scope, who))
 
 
-async def test_counts_on_the_librarys_own_windows(redis: aioredis.Redis) -> None:
-    limiter, who = RateLimiter(redis), uuid.uuid4().hex
+async def test_counts_on_the_librarys_own_windows(async_redis: aioredis.Redis) -> None:
+    limiter, who = RateLimiter(async_redis), uuid.uuid4().hex
     rule = RateLimiter.rule("2/minute")
     await limiter.enforce_all([limit("2/minute", "a", who)])
     assert await limiter.allows(rule, "a", who)  # the library sees the hit: one left
@@ -45,8 +33,8 @@ async def test_counts_on_the_librarys_own_windows(redis: aioredis.Redis) -> None
     await limiter.enforce_all([limit("2/minute", "a", who)])  # cleared by the library: counts again
 
 
-async def test_stops_at_the_first_full_window_in_order(redis: aioredis.Redis) -> None:
-    limiter, who = RateLimiter(redis), uuid.uuid4().hex
+async def test_stops_at_the_first_full_window_in_order(async_redis: aioredis.Redis) -> None:
+    limiter, who = RateLimiter(async_redis), uuid.uuid4().hex
     checks = [limit("5/minute", "first", who), limit("1/minute", "second", who), limit("5/minute", "third", who)]
     await limiter.enforce_all(checks)
     with pytest.raises(TooManyRequests) as refused:
@@ -59,24 +47,24 @@ async def test_stops_at_the_first_full_window_in_order(redis: aioredis.Redis) ->
     assert (first.remaining, third.remaining) == (3, 4)  # counted before the full one; not after it
 
 
-async def test_retry_after_is_when_the_oldest_hit_leaves_the_window(redis: aioredis.Redis) -> None:
-    limiter, who = RateLimiter(redis), uuid.uuid4().hex
+async def test_retry_after_is_when_the_oldest_hit_leaves_the_window(async_redis: aioredis.Redis) -> None:
+    limiter, who = RateLimiter(async_redis), uuid.uuid4().hex
     await limiter.enforce_all([limit("1/10 seconds", "burst", who)])
     with pytest.raises(TooManyRequests) as refused:
         await limiter.enforce_all([limit("1/10 seconds", "burst", who)])
     assert refused.value.extra["retry_after"] in (9, 10)
     key = f"leadinc:limits:{RateLimiter.rule('1/10 seconds').key_for('burst', who)}"
-    await redis.lset(key, 0, time.time() - 7)
+    await async_redis.lset(key, 0, time.time() - 7)
     with pytest.raises(TooManyRequests) as later:
         await limiter.enforce_all([limit("1/10 seconds", "burst", who)])
     assert later.value.extra["retry_after"] in (2, 3)
-    await redis.lset(key, 0, time.time() - 11)  # out of the window: the next hit counts, the window keeps one
+    await async_redis.lset(key, 0, time.time() - 11)  # out of the window: the next hit counts, the window keeps one
     await limiter.enforce_all([limit("1/10 seconds", "burst", who)])
-    assert await redis.llen(key) == 1
+    assert await async_redis.llen(key) == 1
 
 
-async def test_concurrent_requests_never_exceed_a_limit(redis: aioredis.Redis) -> None:
-    limiter, who = RateLimiter(redis), uuid.uuid4().hex
+async def test_concurrent_requests_never_exceed_a_limit(async_redis: aioredis.Redis) -> None:
+    limiter, who = RateLimiter(async_redis), uuid.uuid4().hex
     checks = [limit("100/minute", "wide", who), limit("7/minute", "narrow", who)]
 
     async def attempt() -> str | None:
