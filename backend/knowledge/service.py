@@ -184,12 +184,11 @@ class KnowledgeBase:
         return generation
 
     def _current(self, force: bool = False) -> _Generation:
-        now = time.monotonic()
-        generation = self._generation
-        if generation is not None and not force and now - self._checked_at < RELOAD_CHECK_SECONDS:
+        generation = None if force else self._fresh()
+        if generation is not None:
             return generation
         with self._lock:
-            self._checked_at = now
+            self._checked_at = time.monotonic()
             self._sync_shared()
             try:
                 mtime = self.paths.current.stat().st_mtime
@@ -500,7 +499,7 @@ class KnowledgeBase:
         microseconds) run inline; a ranking goes to a worker thread."""
         gen = self._fresh()
         if gen is not None and not gen.resolver.alike_title_word(niche_terms(text)):
-            return gen.resolver.exact(text) or NicheResolution()
+            return self._mention(gen, text)  # no ranking: inline
         return await asyncio.to_thread(self._with_retry, lambda g: self._mention(g, text))
 
     @classmethod
