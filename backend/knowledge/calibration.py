@@ -162,6 +162,7 @@ def gate_features(found: FaqResult) -> dict[str, float]:
         "lexical": float(np.log1p(max(max(h.lexical for h in top), 0.0))),
         "coverage": max(h.coverage for h in top),
         "first_coverage": top[0].coverage,
+        "sentence_coverage": max(h.sentence_coverage for h in top),
         "known_share": found.known_share,
         "unknown_words": float(min(found.unknown_words, 4)),
         "unknown_topic_words": float(min(found.unknown_topic_words, 3)),

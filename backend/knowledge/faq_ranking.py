@@ -14,7 +14,7 @@ from collections.abc import Mapping
 UNIT_KINDS = ("title", "summary", "body")
 FEATURES = (
     "dense", "dense_title", "dense_summary", "dense_body", "dense_gap", "dense_rank",
-    "lexical", "lexical_share", "lexical_rank", "coverage", "head_coverage",
+    "lexical", "lexical_share", "lexical_rank", "coverage", "head_coverage", "sentence_coverage",
 )  # fmt: skip
 
 
@@ -24,6 +24,7 @@ def candidate_features(
     wanted: frozenset[str],
     body_stems: Mapping[str, frozenset[str]],
     head_stems: Mapping[str, frozenset[str]],
+    sentence_stems: Mapping[str, tuple[frozenset[str], ...]],
     floor: float,
 ) -> dict[str, dict[str, float]]:
     """Features of every candidate (an article among the dense or lexical hits).
@@ -31,7 +32,7 @@ def candidate_features(
     ``by_kind``: article -> unit kind -> best cosine of that kind (kinds not retrieved count as
     ``floor``, the lowest cosine retrieved); ``lexical``: article -> BM25; ``wanted``: the question's
     content stems; ``body_stems`` / ``head_stems``: every stem of an article / of its title, tags and
-    summary.
+    summary; ``sentence_stems``: the stems of each of its sentences.
     """
     dense = {a: max(kinds.values()) for a, kinds in by_kind.items()}
     best_dense = max(dense.values(), default=floor)
@@ -56,5 +57,14 @@ def candidate_features(
             "lexical_rank": 1.0 / (1 + lexical_rank[article]) if article in lexical_rank else 0.0,
             "coverage": share(body_stems),
             "head_coverage": share(head_stems),
+            "sentence_coverage": best_sentence_share(wanted, sentence_stems.get(article, ())),
         }
     return found
+
+
+def best_sentence_share(wanted: frozenset[str], sentences: tuple[frozenset[str], ...]) -> float:
+    """The largest share of the question's content stems that one sentence holds: an answer is usually
+    one sentence that names what was asked, where an article's words alone may be spread over it."""
+    if not wanted:
+        return 0.0
+    return max((len(wanted & stems) for stems in sentences), default=0) / len(wanted)

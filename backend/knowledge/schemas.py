@@ -41,6 +41,7 @@ class FaqHit(BaseModel):
     dense: float = 0.0
     lexical: float = 0.0
     coverage: float = 0.0
+    sentence_coverage: float = 0.0  # the largest share of those words one sentence of it holds
 
 
 class FaqResult(BaseModel):

@@ -29,7 +29,7 @@ from backend.knowledge.chat_words import QUESTION_WORDS, REQUEST_FORMS
 from backend.knowledge.corpus import parse_faq
 from backend.knowledge.embeddings import Embedder, build_embedder
 from backend.knowledge.exceptions import ArticleNotFound, IndexMismatch, IndexMissing
-from backend.knowledge.faq_ranking import candidate_features
+from backend.knowledge.faq_ranking import best_sentence_share, candidate_features
 from backend.knowledge.hybrid import normalise, rrf, weighted_sum
 from backend.knowledge.index_files import IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
@@ -48,6 +48,7 @@ from backend.knowledge.schemas import (
     QuerySignals,
 )
 from backend.knowledge.shared_index import SharedIndex
+from backend.knowledge.units import sentences
 from backend.knowledge.vector_store import VectorStore, VectorStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class _Generation:
     faq_stems: dict[str, frozenset[str]]  # every word stem of each article (title, summary, tags, text)
     faq_head_stems: dict[str, frozenset[str]]  # the stems of each article's title, tags and summary
     faq_vocabulary: frozenset[str]  # the union of faq_stems
+    faq_sentence_stems: dict[str, tuple[frozenset[str], ...]]  # the stems of each sentence of each article
     # Niche resolution runs on every analytics turn, so the analytics unit vectors (a few MB) are
     # searched in memory, well under a millisecond, instead of a Chroma round trip each time.
     niche_vectors: np.ndarray | None = None
@@ -178,6 +180,9 @@ class KnowledgeBase:
             faq_stems=(faq_stems := {r.article_id: _article_stems(r) for r in faq}),
             faq_head_stems={r.article_id: _content_stems(" ".join([r.title, *r.tags, r.summary])) for r in faq},
             faq_vocabulary=frozenset().union(*faq_stems.values()),
+            faq_sentence_stems={
+                r.article_id: tuple(_content_stems(s) for s in sentences(f"{r.summary}\n{r.text}")) for r in faq
+            },
         )
         self._niche_space(generation)  # fetch the niche vectors now, not on the first question
         self._faq_space(generation)
@@ -369,7 +374,9 @@ class KnowledgeBase:
         ranker = self.calibration.faq_ranker
         if mode == "hybrid" and ranker is not None and dense:
             # The fitted ranker: the probability that each candidate answers the question.
-            features = candidate_features(by_kind, dict(lexical), wanted, gen.faq_stems, gen.faq_head_stems, floor)
+            features = candidate_features(
+                by_kind, dict(lexical), wanted, gen.faq_stems, gen.faq_head_stems, gen.faq_sentence_stems, floor
+            )
             probabilities = ranker.probability_of(RIGHT_ARTICLE, list(features.values()))
             fused = sorted(zip(features, probabilities, strict=True), key=lambda item: item[1], reverse=True)
         elif mode == "hybrid":
@@ -384,6 +391,7 @@ class KnowledgeBase:
                 continue
             record = gen.faq_by_id[article_id]
             covered = len(wanted & gen.faq_stems[article_id]) / len(wanted) if wanted else 0.0
+            in_sentence = best_sentence_share(wanted, gen.faq_sentence_stems[article_id])
             hits.append(
                 FaqHit(
                     article_id=article_id,
@@ -395,6 +403,7 @@ class KnowledgeBase:
                     dense=round(raw_dense.get(article_id, 0.0), 6),
                     lexical=round(raw_lexical.get(article_id, 0.0), 6),
                     coverage=round(covered, 4),
+                    sentence_coverage=round(in_sentence, 4),
                 )
             )
         return hits[:n]
@@ -406,7 +415,9 @@ class KnowledgeBase:
             by_kind, floor = self._dense_units(gen, query)
             lexical = dict((gen.faq[i].article_id, s) for i, s in gen.faq_lexical.search(query, LEXICAL_POOL))
             wanted = _content_stems(query)
-            return candidate_features(by_kind, lexical, wanted, gen.faq_stems, gen.faq_head_stems, floor)
+            return candidate_features(
+                by_kind, lexical, wanted, gen.faq_stems, gen.faq_head_stems, gen.faq_sentence_stems, floor
+            )
 
         found: dict[str, dict[str, float]] = self._with_retry(collect)
         return found

@@ -10,6 +10,7 @@ from backend.knowledge.lexical import with_phrases
 from backend.knowledge.schemas import FaqRecord, NicheRecord
 
 CHUNK_CHARS = 600
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,16 @@ def _chunks(text: str) -> list[str]:
     if current:
         chunks.append(current)
     return chunks
+
+
+def sentences(text: str) -> list[str]:
+    """The text's sentences, headings, tables and list markers dropped."""
+    found: list[str] = []
+    for line in text.splitlines():
+        line = line.strip().lstrip("-*•0123456789.) ").strip()
+        if line and not line.startswith(("#", "|", "_")):
+            found.extend(s.strip() for s in _SENTENCE.split(line) if s.strip())
+    return list(dict.fromkeys(found))
 
 
 def faq_units(record: FaqRecord) -> list[Unit]:

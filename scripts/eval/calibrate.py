@@ -13,7 +13,8 @@ corpus and fits, with scikit-learn, in this order (each stage on the pipeline th
 shape); regularisation is chosen, and thresholds are read off, out of fold, holding out one whole
 training corpus at a time (``_folds``), as an operator's own corpus will be unseen:
 
-* ``faq_ranker``: a pointwise logistic ranker of candidate FAQ articles (C by cross-validated hit@1);
+* ``faq_ranker``: a pointwise logistic ranker of candidate FAQ articles (C by cross-validated hit@1),
+  with the unanswerable questions' candidates as negatives too;
 * ``niche_ranker``: the same for candidate niches;
 * ``niche_confidence`` + ``niche_confident_at``: whether the niche ranker's first candidate is right,
   on the requests the exact, fuzzy and semantic steps leave to it; the threshold lies above the
@@ -210,7 +211,7 @@ def _fit_ranker(
     folds = _folds(y, np.array(corpora), g)
     mean, scale = _standardise(x)
     z = (x - mean) / scale
-    questions = np.unique(g)
+    questions = np.unique(g[y == "right"])  # a question no candidate answers has no first hit to get right
 
     def top1(right: np.ndarray) -> float:
         return sum(y[np.flatnonzero(g == q)[np.argmax(right[g == q])]] == "right" for q in questions) / len(questions)
@@ -234,7 +235,9 @@ def _fit_ranker(
 
 
 async def _faq_ranker(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[LinearModel, dict[str, Any]]:
-    """The FAQ ranker, on every labelled answerable question of the training corpora."""
+    """The FAQ ranker, on every labelled answerable question of the training corpora, and on the
+    in-domain questions no article answers, whose every candidate is wrong: the probability of the
+    first hit then also says whether anything answers, which the answer gate reads."""
     rows: list[list[float]] = []
     labels: list[str] = []
     groups: list[int] = []
@@ -242,7 +245,8 @@ async def _faq_ranker(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tu
     fusion_right = 0  # the hand-set convex fusion the ranker replaces, on the same questions
     question = 0
     for corpus, kb in corpora:
-        for text, right in corpus.faq_queries:
+        queries = [*corpus.faq_queries, *((text, ()) for text in corpus.unanswerable)]
+        for text, right in queries:
             question += 1
             fusion_right += [h.article_id for h in await kb.faq_search(text, 1)] in ([r] for r in right)
             for article, values in (await asyncio.to_thread(kb.faq_candidates, text)).items():
@@ -251,7 +255,7 @@ async def _faq_ranker(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tu
                 groups.append(question)
                 names.append(corpus.name)
     model, report, _ = _fit_ranker(rows, labels, groups, names, FAQ_RANKER_FEATURES)
-    report["fusion_hit_at_1"] = round(fusion_right / question, 3)
+    report["fusion_hit_at_1"] = round(fusion_right / report["questions"], 3)
     return model, report
 
 

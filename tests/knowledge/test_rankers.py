@@ -32,6 +32,7 @@ def test_candidate_features_are_relative_to_the_question() -> None:
         wanted=frozenset({"тариф", "цен"}),
         body_stems={"1": frozenset({"тариф"}), "2": frozenset({"тариф", "цен"}), "3": frozenset()},
         head_stems={"1": frozenset({"тариф"}), "2": frozenset(), "3": frozenset()},
+        sentence_stems={"1": (frozenset({"тариф"}),), "2": (frozenset({"тариф"}), frozenset({"цен", "x"}))},
         floor=0.1,
     )
     assert set(found) == {"1", "2", "3"} and all(set(v) == set(FEATURES) for v in found.values())
@@ -39,6 +40,8 @@ def test_candidate_features_are_relative_to_the_question() -> None:
     assert found["2"]["lexical_share"] == 1.0 and found["3"]["lexical_share"] == 0.5
     assert found["3"]["dense"] == 0.1 and found["3"]["dense_rank"] < found["2"]["dense_rank"]
     assert found["2"]["coverage"] == 1.0 and found["1"]["head_coverage"] == 0.5
+    # the words are in article 2, but no one sentence of it holds both
+    assert found["2"]["sentence_coverage"] == 0.5 and found["3"]["sentence_coverage"] == 0.0
 
 
 def test_a_near_synonymous_rival_is_a_tie() -> None:
