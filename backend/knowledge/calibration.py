@@ -169,4 +169,5 @@ def gate_features(found: FaqResult) -> dict[str, float]:
         # a word the FAQ knows but the first article lacks: often the very point the article misses
         "missing_in_first": float(min(found.missing_in_first, 3)),
         "content_words": float(min(found.content_words, 8)),
+        "english": float(found.english),
     }

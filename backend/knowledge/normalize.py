@@ -327,16 +327,30 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("ё", "е") for w in _WORD.findall(text)]
 
 
+def _tokens(text: str) -> list[str]:
+    tokens = [SLANG.get(t, t) for t in words(text)]
+    return [t for token in tokens for t in token.split()]
+
+
+def _latin_kind(tokens: list[str]) -> tuple[bool, bool]:
+    """Whether the words are mostly Latin, and whether those read as English rather than translit."""
+    latin = [t for t in tokens if not _CYRILLIC.search(t) and not t.isdigit()]
+    if not latin:
+        return False, False
+    return len(latin) >= 0.6 * len(tokens), sum(t in ENGLISH for t in latin) >= max(1, 0.35 * len(latin))
+
+
+def is_english(text: str) -> bool:
+    """A message written in English (mostly Latin words, and English ones rather than translit)."""
+    mostly_latin, english = _latin_kind(_tokens(text))
+    return mostly_latin and english
+
+
 def to_cyrillic(text: str) -> str:
     """Lower-cased words, Latin translit turned into Cyrillic where the message looks like it, chat
     slang replaced by the corpus word ("телегу" → "telegram")."""
-    tokens = [SLANG.get(t, t) for t in words(text)]
-    tokens = [t for token in tokens for t in token.split()]
-    latin = [t for t in tokens if not _CYRILLIC.search(t) and not t.isdigit()]
-    if not latin:
-        return " ".join(tokens)
-    mostly_latin = len(latin) >= 0.6 * len(tokens)
-    english = sum(t in ENGLISH for t in latin) >= max(1, 0.35 * len(latin))
+    tokens = _tokens(text)
+    mostly_latin, english = _latin_kind(tokens)
     if not mostly_latin or english:
         return " ".join(tokens)
     return " ".join(t if t in KEEP_LATIN or t.isdigit() or _CYRILLIC.search(t) else translit_word(t) for t in tokens)

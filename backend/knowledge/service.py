@@ -35,7 +35,7 @@ from backend.knowledge.index_files import IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
 from backend.knowledge.memo import Memo
 from backend.knowledge.niches import NicheResolver, niche_terms
-from backend.knowledge.normalize import STOP_WORDS, stem, to_cyrillic
+from backend.knowledge.normalize import STOP_WORDS, is_english, stem, to_cyrillic
 from backend.knowledge.schemas import (
     FaqHit,
     FaqRecord,
@@ -470,6 +470,7 @@ class KnowledgeBase:
             unknown_topic_words=len({stem(w) for w in corrected if len(w) >= TOPIC_WORD} - gen.faq_vocabulary),
             content_words=len(wanted),
             missing_in_first=len((wanted & gen.faq_vocabulary) - first),
+            english=is_english(query),
         )
 
     async def faq_lookup(self, query: str, n_results: int = 5, last_article_id: str | None = None) -> FaqResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.knowledge.hybrid import normalise, rrf, weighted_sum
-from backend.knowledge.normalize import document_words, stems, to_cyrillic, translit_word
+from backend.knowledge.normalize import document_words, is_english, stems, to_cyrillic, translit_word
 from backend.knowledge.spelling import Speller
 
 
@@ -60,6 +60,12 @@ def test_weighted_sum_lets_a_clear_lexical_winner_through() -> None:
 )
 def test_to_cyrillic(typed: str, cyrillic: str) -> None:
     assert to_cyrillic(typed) == cyrillic
+
+
+def test_english_is_told_from_translit_and_from_russian_with_a_latin_brand() -> None:
+    assert is_english("do you have an english interface? my russian is bad")
+    assert not is_english("kak oplatit podpisku")  # Russian typed in Latin letters
+    assert not is_english("есть интеграция с amoCRM и Bitrix24?")
 
 
 def test_translit_of_single_words() -> None:
