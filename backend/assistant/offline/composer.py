@@ -9,8 +9,8 @@ from typing import Any
 
 from backend.assistant.texts import VisitorTexts
 from backend.knowledge.normalize import stems
+from backend.knowledge.units import sentences
 
-_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 FIRST_ARTICLE_SENTENCES = 2
 SHARED_PREFIX = 4
 
@@ -74,27 +74,20 @@ def _related(a: str, b: str) -> bool:
 
 def _sentences(article: dict[str, Any]) -> list[str]:
     """The article's sentences: its summary first, then its text (headings, tables and lists' markers dropped)."""
-    lines = [str(article.get("summary") or "")]
-    for line in str(article.get("text") or article.get("body") or "").splitlines():
-        line = line.strip().lstrip("-*•0123456789.) ").strip()
-        if line and not line.startswith(("#", "|", "_")):
-            lines.append(line)
-    found: list[str] = []
-    for line in lines:
-        found.extend(s.strip() for s in _SENTENCE.split(line) if len(s.strip()) > 2)
-    return list(dict.fromkeys(found))
+    text = str(article.get("text") or article.get("body") or "")
+    return [s for s in sentences(f"{article.get('summary') or ''}\n{text}") if len(s) > 2]
 
 
 def answering_sentences(article: dict[str, Any], query: str, limit: int) -> list[str]:
     """Up to ``limit`` sentences of the article sharing the most words with the question, in the
     article's order; the summary when no sentence shares a word."""
     wanted = _stems(query)
-    sentences = _sentences(article)
-    scored = sorted(((_overlap(wanted, _stems(s)), -i) for i, s in enumerate(sentences)), reverse=True)
+    found = _sentences(article)
+    scored = sorted(((_overlap(wanted, _stems(s)), -i) for i, s in enumerate(found)), reverse=True)
     chosen = sorted(-i for overlap, i in scored[:limit] if overlap > 0)
     if not chosen:
-        return sentences[:1]
-    return [sentences[i] for i in chosen]
+        return found[:1]
+    return [found[i] for i in chosen]
 
 
 def faq_answer(articles: Sequence[dict[str, Any]], query: str) -> str:
