@@ -170,4 +170,5 @@ def gate_features(found: FaqResult) -> dict[str, float]:
         "missing_in_first": float(min(found.missing_in_first, 3)),
         "content_words": float(min(found.content_words, 8)),
         "english": float(found.english),
+        "sentences": float(min(found.sentence_count, 3)),
     }

@@ -53,6 +53,7 @@ class FaqResult(BaseModel):
     unknown_topic_words: int = 0  # of those, the long ones (topic words rather than chat words)
     content_words: int = 0  # the question's content words (stems, after spelling correction)
     missing_in_first: int = 0  # of those, words the FAQ uses elsewhere but the first article does not
+    sentence_count: int = 1  # sentences of the question: visitors who introduce themselves first write several
     english: bool = False  # written in English: the FAQ's Russian words say nothing of it
     dense_missing: bool = False  # no dense evidence (the vector store is down): lexical hits only
 

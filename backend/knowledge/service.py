@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -471,6 +472,7 @@ class KnowledgeBase:
             content_words=len(wanted),
             missing_in_first=len((wanted & gen.faq_vocabulary) - first),
             english=is_english(query),
+            sentence_count=len([s for s in re.split(r"[.!?]+", query) if len(s.strip()) > 3]),
         )
 
     async def faq_lookup(self, query: str, n_results: int = 5, last_article_id: str | None = None) -> FaqResult:
