@@ -12,10 +12,12 @@ from backend.metrics.router import router as metrics_router
 from backend.voice.router import router as voice_router
 
 api_router = APIRouter()
+# The chat router first: FastAPI tries the routers in this order for every request, and the chat turns
+# are most of the traffic (their paths are fixed strings no other router's path can match).
+api_router.include_router(chat_router)
 api_router.include_router(health_router)
 api_router.include_router(auth_router)
 api_router.include_router(codes_router)
-api_router.include_router(chat_router)
 api_router.include_router(voice_router)
 api_router.include_router(metrics_router)
 api_router.include_router(admin_router)

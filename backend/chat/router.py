@@ -21,6 +21,7 @@ from backend.auth.sessions import SessionState
 from backend.chat.dependencies import ChatCallDep
 from backend.chat.handoff import Handoff
 from backend.chat.schemas import ChatRequest, NewMessages
+from backend.chat.turns import HeldTurn
 from backend.core.database import commit, unit_of_work
 from backend.core.dependencies import DbSession, SettingsDep
 from backend.core.error_handlers import classify
@@ -50,7 +51,7 @@ async def chat(body: ChatRequest, response: Response, call: ChatCallDep) -> Repl
     # One unit of work (ChatCallDep commits before the response goes out): a failure anywhere below
     # leaves neither the account nor the login cookie behind.
     db, settings = call.db, call.settings
-    result = await call.service.handle(db, body.message, call.state, call.caller)
+    result = await call.service.handle(db, body.message, call.state, call.caller, turn=call.turn)
     reply, state = result.reply, result.state
     if result.login_user_id is not None:
         state = await auth_service.sign_in_by_id(
@@ -89,21 +90,21 @@ async def chat_stream(
         async def reset(self) -> None:
             await queue.put(_event("reset", {}))
 
-    # Wait for the session's previous turn now, so a busy session is answered 409 before the stream opens.
-    lock = service.turn_lock(state.sid)
-    await lock.acquire()
+    # The session's turn lock was taken with the request (a busy session is a plain 409 before the stream
+    # opens); the streamed turn holds it from here and releases it when it ends.
+    turn = HeldTurn(call.turn.lock.hand_over(), call.turn.stored)
     try:
         # The request's own unit of work (a new session's row, a sign-in) ends here, before the turn's
         # unit of work starts in the background: the turn's rows reference it.
         await commit(db)
     except BaseException:
-        await lock.release()
+        await turn.lock.release()
         raise
 
     async def run_turn() -> None:
         try:
             async with unit_of_work(request.app.state.db_factory) as turn_db:
-                result = await service.handle(turn_db, body.message, state, caller, Sink(), lock=lock)
+                result = await service.handle(turn_db, body.message, state, caller, Sink(), turn=turn)
                 if result.login_user_id is not None:  # the next request signs in (the headers are sent)
                     result.state.data["pending_login_user_id"] = str(result.login_user_id)
                 reply = result.reply
@@ -114,7 +115,7 @@ async def chat_stream(
             _, error, _ = classify(exc, "/ai/chat/stream", "POST")
             await queue.put(_event("error", error))
         finally:
-            await lock.release()  # after the commit and the Redis write
+            await turn.lock.release()  # after the commit and the Redis write
             await queue.put(None)
 
     # Started here, not when the response starts iterating, so the lock is released even if it never does.

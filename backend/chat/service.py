@@ -29,7 +29,7 @@ from backend.chat import repository
 from backend.chat.accounts import FunnelAccounts
 from backend.chat.exceptions import SessionChanged
 from backend.chat.handoff import HANDOFF_TEXT, SILENT_STATES, WAITING_TEXT, Handoff, asks_for_person, handoff_reply
-from backend.chat.turns import TurnLock
+from backend.chat.turns import HeldTurn, TurnLock
 from backend.core.config import Settings
 from backend.core.database import commit, on_close
 from backend.limits.service import OfftopicQuota
@@ -107,21 +107,21 @@ class ChatService:
         caller: Caller,
         stream: StreamSink | None = None,
         *,
-        lock: TurnLock | None = None,
+        turn: HeldTurn | None = None,
         wait_seconds: float | None = None,
     ) -> ChatResult:
         """One turn in ``db``'s unit of work (the caller commits).
 
-        Takes the session's turn lock and releases it when the unit of work ends, or uses ``lock``,
-        already held and released by the caller. Raises 409 TURN_IN_PROGRESS when the session's
-        previous turn does not finish within ``wait_seconds`` (default TURN_WAIT_SECONDS)."""
-        if lock is None:
+        Takes the session's turn lock and releases it when the unit of work ends, or uses ``turn``'s,
+        already held (with the state read when it was taken) and released by the caller. Raises 409
+        TURN_IN_PROGRESS when the session's previous turn does not finish within ``wait_seconds``
+        (default TURN_WAIT_SECONDS)."""
+        if turn is None:
             lock = self.turn_lock(state.sid, wait_seconds=wait_seconds)
             # The state the previous turn left comes in the round trip that takes the lock.
-            stored = self._store.parse(state.sid, await lock.acquire(read=self._store.key(state.sid)))
+            turn = HeldTurn(lock, await lock.acquire(read=self._store.key(state.sid)))
             on_close(db, lock.release)  # after the commit and the Redis write, or after a rollback
-        else:
-            stored = await self._store.load(state.sid)
+        stored = self._store.parse(state.sid, turn.stored)
         started = time.perf_counter()  # server time: waiting for the lock is not work
         if stored is None and not state.is_new:
             # The previous turn ended this session (a sign-in gave it a new id, or a log-out): this turn,
@@ -166,7 +166,7 @@ class ChatService:
         buffered = None
         if stream is not None and not await self._offtopic.has_room(state.sid):
             buffered = stream = _Buffered(stream)
-        turn = TurnInput(
+        given = TurnInput(
             text=text,
             sid=state.sid,
             chat_session_id=state.chat_session_id,
@@ -175,7 +175,7 @@ class ChatService:
             accounts=FunnelAccounts(db, self._settings),
             history=recent.history,
         )
-        output = await self._engine.run(turn, stream)
+        output = await self._engine.run(given, stream)
         if output.reply.scenario == Scenario.OFFTOPIC:
             await self._offtopic.count(state.sid)
         if buffered is not None:

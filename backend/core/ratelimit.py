@@ -5,7 +5,8 @@ the code service and the chat quotas (``backend.limits``) both count with it.
 
 ``enforce_all`` counts several limits in one round trip: one Lua script applies the library's
 moving-window acquisition (``acquire_moving_window.lua``) to each window in order, on the library's
-own keys, and stops at the first full one, exactly as calling ``enforce`` for each would.
+own keys, and stops at the first full one, exactly as calling ``enforce`` for each would. Its Lua
+function (``ACQUIRE_ALL_FUNCTION``) and arguments (``windows``, ``check``) serve other scripts too.
 """
 
 from __future__ import annotations
@@ -23,37 +24,41 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from backend.core.errors import TooManyRequests
 
-# KEYS: one window (a list of hit times, newest first) per limit. ARGV[1]: now; then the limit's size
-# and length in seconds for each key. Each window is counted as in limits' acquire_moving_window.lua
-# (the window is full when its size-th newest hit is still inside it); at the first full window the
-# script stops and returns its 1-based position and its start as limits' moving_window.lua finds it
-# (the oldest hit still inside, or now when there is none). 0 when every window took the hit.
-_ACQUIRE_ALL = """
-local now = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-    local limit = tonumber(ARGV[2 * i])
-    local expiry = tonumber(ARGV[2 * i + 1])
-    local entry = redis.call('lindex', key, limit - 1)
-    if limit < 1 or (entry and tonumber(entry) >= now - expiry) then
-        local low, high, oldest = 0, limit - 1, nil
-        while low <= high do
-            local mid = math.floor((low + high) / 2)
-            local value = tonumber(redis.call('lindex', key, mid))
-            if value and value >= now - expiry then
-                oldest = value
-                low = mid + 1
-            else
-                high = mid - 1
+# ``acquire_all(keys, argv, base)``: one window (a list of hit times, newest first) per key; argv[base]:
+# now, then each limit's size and length in seconds. Each window is counted as in limits'
+# acquire_moving_window.lua (the window is full when its size-th newest hit is still inside it); at the
+# first full window it stops and returns its 1-based position and its start as limits'
+# moving_window.lua finds it (the oldest hit still inside, or now when there is none). 0 when every
+# window took the hit. Other scripts embed it (``ACQUIRE_ALL_FUNCTION``: the chat turn's gate).
+ACQUIRE_ALL_FUNCTION = """
+local function acquire_all(keys, argv, base)
+    local now = tonumber(argv[base])
+    for i, key in ipairs(keys) do
+        local limit = tonumber(argv[base + 2 * i - 1])
+        local expiry = tonumber(argv[base + 2 * i])
+        local entry = redis.call('lindex', key, limit - 1)
+        if limit < 1 or (entry and tonumber(entry) >= now - expiry) then
+            local low, high, oldest = 0, limit - 1, nil
+            while low <= high do
+                local mid = math.floor((low + high) / 2)
+                local value = tonumber(redis.call('lindex', key, mid))
+                if value and value >= now - expiry then
+                    oldest = value
+                    low = mid + 1
+                else
+                    high = mid - 1
+                end
             end
+            return {i, tostring(oldest or now)}
         end
-        return {i, tostring(oldest or now)}
+        redis.call('lpush', key, now)
+        redis.call('ltrim', key, 0, limit - 1)
+        redis.call('expire', key, expiry)
     end
-    redis.call('lpush', key, now)
-    redis.call('ltrim', key, 0, limit - 1)
-    redis.call('expire', key, expiry)
+    return 0
 end
-return 0
 """
+_ACQUIRE_ALL = ACQUIRE_ALL_FUNCTION + "return acquire_all(KEYS, ARGV, 1)\n"
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ class RateLimiter:
     async def enforce_all(self, limits: Sequence[Limit]) -> None:
         """``enforce`` each of ``limits`` in order, in one Redis round trip: the first that is over its
         rule answers 429, and the limits after it are not counted."""
+        keys, args = self.windows(limits)
+        self.check(limits, await self._acquire_all(keys=keys, args=args))
+
+    def windows(self, limits: Sequence[Limit]) -> tuple[list[str], list[float | int]]:
+        """The keys and arguments of ``acquire_all`` for ``limits`` (for a script that embeds it)."""
         items = [self.rule(limit.rule) for limit in limits]
         keys = [
             f"{self._key_prefix}:{item.key_for(*limit.identifiers)}" for item, limit in zip(items, limits, strict=True)
@@ -107,11 +117,14 @@ class RateLimiter:
         args: list[float | int] = [time.time()]
         for item in items:
             args += [item.amount, item.get_expiry()]
-        full = await self._acquire_all(keys=keys, args=args)
-        if full:
+        return keys, args
+
+    def check(self, limits: Sequence[Limit], full: Sequence[int | str | bytes] | int) -> None:
+        """Raise the 429 of ``acquire_all``'s answer ``full`` (its position and window start), if any."""
+        if isinstance(full, Sequence) and full:
             position, window_start = full
-            limit, item = limits[int(position) - 1], items[int(position) - 1]
-            retry_after = max(1, math.ceil(float(window_start) + item.get_expiry() - time.time()))
+            limit = limits[int(position) - 1]
+            retry_after = max(1, math.ceil(float(window_start) + self.rule(limit.rule).get_expiry() - time.time()))
             raise TooManyRequests(
                 limit.detail.format(seconds=retry_after), retry_after=retry_after, error_code=limit.error_code
             )

@@ -13,10 +13,10 @@ from backend.core.dependencies import LimiterDep, SettingsDep
 from backend.core.ratelimit import Limit, RateLimiter
 
 
-async def enforce_chat_limits(limiter: RateLimiter, settings: Settings, sid: str, user: User | None, ip: str) -> None:
+def chat_limits(settings: Settings, sid: str, user: User | None, ip: str) -> list[Limit]:
     """The burst limits per session and per IP, then the daily quotas per account (or guest session) and
-    per IP, in that order and in one Redis round trip: the first one over its rule answers 429 and the
-    ones after it are not counted."""
+    per IP, in the order they are counted: the first one over its rule answers 429 and the ones after it
+    are not counted."""
     flood = "Слишком много сообщений подряд. Подождите {seconds} с и продолжим."
     daily = "Дневной лимит сообщений исчерпан. Продолжим через {seconds} с"
     if user is not None:
@@ -24,14 +24,18 @@ async def enforce_chat_limits(limiter: RateLimiter, settings: Settings, sid: str
     else:
         guest = daily + " — или зарегистрируйтесь, у пользователей лимит выше."
         own = Limit(settings.RATE_DAILY_GUEST, guest, "DAILY_LIMIT", ("daily-guest", sid))
-    await limiter.enforce_all(
-        [
-            Limit(settings.RATE_BURST, flood, "FLOOD_LIMIT", ("burst", sid)),
-            Limit(settings.RATE_BURST_IP, flood, "FLOOD_LIMIT", ("burst-ip", ip)),
-            own,
-            Limit(settings.RATE_DAILY_IP, daily + ".", "DAILY_LIMIT", ("daily-ip", ip)),
-        ]
-    )
+    return [
+        Limit(settings.RATE_BURST, flood, "FLOOD_LIMIT", ("burst", sid)),
+        Limit(settings.RATE_BURST_IP, flood, "FLOOD_LIMIT", ("burst-ip", ip)),
+        own,
+        Limit(settings.RATE_DAILY_IP, daily + ".", "DAILY_LIMIT", ("daily-ip", ip)),
+    ]
+
+
+async def enforce_chat_limits(limiter: RateLimiter, settings: Settings, sid: str, user: User | None, ip: str) -> None:
+    """``chat_limits`` counted in one Redis round trip (the chat endpoints count them in the round trip
+    that opens the turn: ``chat.turns.open_turn``)."""
+    await limiter.enforce_all(chat_limits(settings, sid, user, ip))
 
 
 async def chat_rate_limit(

@@ -31,6 +31,9 @@ async def test_burst_limit(settings: Settings, tmp_path: Path, app_factory: Any)
     assert 1 <= int(third.headers["Retry-After"]) <= 10
     assert "Подождите" in third.json()["detail"]
     assert count_user_messages(settings) == 2  # the rejected message was never accepted
+    # The script that counts the limits takes the turn lock only when they all allow the turn.
+    sid = http.cookies[settings.SESSION_COOKIE_NAME]
+    assert await app.state.redis.exists(f"leadinc:turn:{sid}") == 0
 
 
 async def test_daily_quota_is_lower_for_guests(settings: Settings, tmp_path: Path, app_factory: Any) -> None:

@@ -99,6 +99,16 @@ def test_speller_fixes_typos_only_against_the_vocabulary() -> None:
     assert speller.correct_all(["возрат", "денег"]) == ["возврат", "денег"]
 
 
+def test_speller_remembers_words_per_vocabulary() -> None:
+    """A word is corrected once per speller (messages differ, their words mostly do not); another
+    vocabulary answers for itself."""
+    speller = Speller(["возврат", "стоматология"])
+    assert speller.correct_all(["возрат", "денег", "возрат"]) == ["возврат", "денег", "возврат"]
+    assert speller.correct("возрат") == "возврат"
+    assert speller._memo.cache_info().hits == 2 and speller._memo.cache_info().misses == 2
+    assert Speller(["возраст"]).correct("возрат") == "возраст"
+
+
 def test_speller_leaves_ambiguous_words_alone() -> None:
     speller = Speller(["корова", "ворона"])
     assert speller.correct("ворова") == "ворова"  # one edit from both
