@@ -1,9 +1,9 @@
 """Fit the offline assistant's decisions on the training corpora and write ``scenario/calibration.json``.
 
-``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--corpus acdef|...] [--out PATH]``
+``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--corpus acdefgh|...] [--out PATH]``
 
 The training corpora are A (the demo corpus: ``faq/``, ``analytic/niches/`` and the labelled sets
-in ``tests/assistant/data`` and ``tests/knowledge/data``) and C, D, E, F (``eval/corpus_<x>``: four
+in ``tests/assistant/data`` and ``tests/knowledge/data``) and C to H (``eval/corpus_<x>``: six
 more made-up services, in corpus B's label format, each written by someone who read neither B nor the
 router). Some of them only (``--corpus acdf --out FILE``, then ``chat_eval --corpus e --calibration FILE``)
 give a cross-corpus reading: every decision fitted without a corpus, measured end to end on it.
@@ -70,7 +70,7 @@ DATA = ROOT_DIR / "tests" / "assistant" / "data"
 KNOWLEDGE_DATA = ROOT_DIR / "tests" / "knowledge" / "data"
 ROUTING_FILES = [DATA / "routing_eval.yaml", DATA / "routing_eval_extra.yaml", DATA / "unanswerable_a.yaml"]
 EVAL = ROOT_DIR / "eval"
-TRAINING = "acdef"  # corpus A and the labelled corpora under eval/ that are fitted on (never B)
+TRAINING = "acdefgh"  # corpus A and the labelled corpora under eval/ that are fitted on (never B)
 OUT = ROOT_DIR / "scenario" / "calibration.json"
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 MAX_REFUSED = 0.03
@@ -180,7 +180,7 @@ def corpus_a() -> TrainingCorpus:
 
 
 def labelled_corpus(name: str) -> TrainingCorpus:
-    """A training corpus in corpus B's label format (``eval/corpus_<name>``: C, D, E, F)."""
+    """A training corpus in corpus B's label format (``eval/corpus_<name>``: C to H)."""
     root = EVAL / f"corpus_{name}"
     routing = _yaml(root / "messages.yaml")
     faq = [c for c in routing if c["scenario"] == "FAQ"]
