@@ -1,9 +1,9 @@
 """Fit the offline assistant's decisions on the training corpora and write ``scenario/calibration.json``.
 
-``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--corpus acdefgh|...] [--out PATH]``
+``python -m scripts.eval.calibrate [--embedder use|e5 ...] [--corpus acdef|...] [--out PATH]``
 
 The training corpora are A (the demo corpus: ``faq/``, ``analytic/niches/`` and the labelled sets
-in ``tests/assistant/data`` and ``tests/knowledge/data``) and C to H (``eval/corpus_<x>``: six
+in ``tests/assistant/data`` and ``tests/knowledge/data``) and C to F (``eval/corpus_<x>``: four
 more made-up services, in corpus B's label format, each written by someone who read neither B nor the
 router). Some of them only (``--corpus acdf --out FILE``, then ``chat_eval --corpus e --calibration FILE``)
 give a cross-corpus reading: every decision fitted without a corpus, measured end to end on it.
@@ -28,7 +28,7 @@ training corpus at a time (``_folds``), as an operator's own corpus will be unse
 * ``source_ratio``: further articles are shown when their ranker score is within this share of the
   first; the largest ratio that keeps ``SOURCE_GAIN`` of what showing three always would gain.
 
-Corpus B (``eval/corpus_b``) is never read: it stays out-of-sample. scikit-learn is a development
+Corpora B, G and H (``eval/corpus_b|g|h``) are never read: they stay out-of-sample. scikit-learn is a development
 dependency: the product applies the fitted numbers with numpy.
 """
 
@@ -70,7 +70,7 @@ DATA = ROOT_DIR / "tests" / "assistant" / "data"
 KNOWLEDGE_DATA = ROOT_DIR / "tests" / "knowledge" / "data"
 ROUTING_FILES = [DATA / "routing_eval.yaml", DATA / "routing_eval_extra.yaml", DATA / "unanswerable_a.yaml"]
 EVAL = ROOT_DIR / "eval"
-TRAINING = "acdefgh"  # corpus A and the labelled corpora under eval/ that are fitted on (never B)
+TRAINING = "acdef"  # corpus A and the labelled corpora under eval/ that are fitted on (never B)
 OUT = ROOT_DIR / "scenario" / "calibration.json"
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 MAX_REFUSED = 0.03
@@ -180,7 +180,7 @@ def corpus_a() -> TrainingCorpus:
 
 
 def labelled_corpus(name: str) -> TrainingCorpus:
-    """A training corpus in corpus B's label format (``eval/corpus_<name>``: C to H)."""
+    """A training corpus in corpus B's label format (``eval/corpus_<name>``: C to F)."""
     root = EVAL / f"corpus_{name}"
     routing = _yaml(root / "messages.yaml")
     faq = [c for c in routing if c["scenario"] == "FAQ"]
