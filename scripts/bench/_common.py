@@ -23,7 +23,6 @@ import psycopg2
 import redis
 from alembic import command
 from alembic.config import Config
-from chromadb.api.shared_system_client import SharedSystemClient
 
 from backend.core.config import ROOT_DIR, Settings
 from backend.knowledge.indexer import build_index
@@ -110,7 +109,10 @@ def prepare_index(var_dir: Path = BENCH_VAR_DIR) -> None:
     build_index(Settings(_env_file=None, ENVIRONMENT="test", VAR_DIR=var_dir))  # type: ignore[call-arg]
     # Forget the embedded Chroma the build opened: an in-process benchmark (turn_cpu) then opens its
     # own on the same path, which chromadb refuses while the build's is cached ("already exists ...
-    # with different settings"), so the first run on a fresh VAR_DIR failed.
+    # with different settings"), so the first run on a fresh VAR_DIR failed. Imported here, not at
+    # the top: chromadb imports numpy, which must come after backend/__init__.py caps its BLAS threads.
+    from chromadb.api.shared_system_client import SharedSystemClient
+
     SharedSystemClient.clear_system_cache()
 
 
