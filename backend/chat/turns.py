@@ -5,7 +5,7 @@ cannot block a session for longer than ``TURN_LOCK_SECONDS``): ``SET NX PX`` to 
 script that deletes the key only while it still holds our token to release it (redis-py's ``Lock``
 does the same; ours can also read a key in the round trip that takes the lock).
 
-``open_turn`` opens an ordinary chat turn in one round trip (BENCHMARKS.md, "Turn cost", fourth
+``TurnLock.open`` opens an ordinary chat turn in one round trip (BENCHMARKS.md, "Turn cost", fourth
 round): one script reads the session's state, counts the chat limits and takes the turn lock, where
 these used to be three round trips (the session, the limits, the lock with the state).
 """

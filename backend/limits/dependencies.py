@@ -34,7 +34,7 @@ def chat_limits(settings: Settings, sid: str, user: User | None, ip: str) -> lis
 
 async def enforce_chat_limits(limiter: RateLimiter, settings: Settings, sid: str, user: User | None, ip: str) -> None:
     """``chat_limits`` counted in one Redis round trip (the chat endpoints count them in the round trip
-    that opens the turn: ``chat.turns.open_turn``)."""
+    that opens the turn: ``chat.turns.TurnLock.open``)."""
     await limiter.enforce_all(chat_limits(settings, sid, user, ip))
 
 
