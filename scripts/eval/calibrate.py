@@ -63,14 +63,13 @@ from backend.knowledge.indexer import build_index
 from backend.knowledge.niches import CONFIDENCE_FEATURES, confidence_features
 from backend.knowledge.niches import RANKER_FEATURES as NICHE_RANKER_FEATURES
 from backend.knowledge.service import KnowledgeBase
-from scripts.eval.chat_eval import EMBEDDERS
+from scripts.eval.chat_eval import EMBEDDERS, TRAINING
 from scripts.eval.routing_eval import context_of
 
 DATA = ROOT_DIR / "tests" / "assistant" / "data"
 KNOWLEDGE_DATA = ROOT_DIR / "tests" / "knowledge" / "data"
 ROUTING_FILES = [DATA / "routing_eval.yaml", DATA / "routing_eval_extra.yaml", DATA / "unanswerable_a.yaml"]
 EVAL = ROOT_DIR / "eval"
-TRAINING = "acdef"  # corpus A and the labelled corpora under eval/ that are fitted on (never B)
 OUT = ROOT_DIR / "scenario" / "calibration.json"
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 MAX_REFUSED = 0.03
@@ -450,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corpus",
         default=TRAINING,
-        help=f"training corpora, one letter each: {TRAINING} (the default) or some of them (never b)",
+        help=f"training corpora, one letter each: {TRAINING} (the default) or some of them (never b, g or h)",
     )
     parser.add_argument("--var-dir", type=Path, default=ROOT_DIR / "var")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """End-to-end evaluation of the assistant through HTTP ``POST /ai/chat`` on a server indexed on a corpus.
 
-``python -m scripts.eval.chat_eval --corpus a|b|c|d|e [--embedder use|e5] [--calibration F] [--json PATH]``
+``python -m scripts.eval.chat_eval --corpus a|b|c|d|e|f|g|h [--embedder use|e5] [--calibration F] [--json PATH]``
 (or ``--faq DIR --niches DIR --messages FILE`` for any other corpus).
 
 It starts the product itself (``scripts.dev``: migrations, index build, uvicorn, the offline model)
@@ -50,6 +50,7 @@ import yaml
 from backend.auth.mailer import latest_outbox_code
 from backend.core.config import ROOT_DIR, Settings
 
+TRAINING = "acdef"  # the corpora the calibration is fitted on (``scripts.eval.calibrate``); B, G, H never
 CORPORA: dict[str, dict[str, Any]] = {
     "a": {
         "faq": ROOT_DIR / "faq",
@@ -67,7 +68,7 @@ CORPORA: dict[str, dict[str, Any]] = {
             "niches": ROOT_DIR / "eval" / f"corpus_{name}" / "niches",
             "messages": [ROOT_DIR / "eval" / f"corpus_{name}" / "messages.yaml"],
             "sample": "in-sample when the calibration was fitted on it (the default fits on A and C to F)"
-            if name in "cdef"
+            if name in TRAINING
             else f"out-of-sample (corpus {name.upper()} is never tuned on)",
         }
         for name in ("b", "c", "d", "e", "f", "g", "h")
