@@ -5,7 +5,7 @@ entry per embedding model (cosines of different models live on different scales)
 scikit-learn; here they are only applied, with numpy, so the product does not need scikit-learn at
 run time. An entry holds:
 
-* ``router``: a multinomial logistic regression over routing features (scenario probabilities);
+* ``router``: gradient-boosted trees over routing features (scenario probabilities);
 * ``faq_ranker``: a logistic regression over each candidate article's evidence
   (``faq_ranking.FEATURES``): the probability that it answers the question, which orders the hits;
 * ``answer_gate`` + ``gate_threshold``: a logistic regression telling whether the best FAQ hits
@@ -92,8 +92,81 @@ class LinearModel:
 
 
 @dataclass(frozen=True)
+class TreeEnsemble:
+    """Gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``, exported by
+    ``scripts/eval/calibrate.py``), applied with numpy: every tree at once, one level per step.
+
+    The nodes of all trees are numbered together; a leaf is its own left and right child, so ``depth``
+    steps from the roots reach every tree's leaf. A row goes left when its value is at most the node's
+    threshold (the inputs are never missing)."""
+
+    features: tuple[str, ...]
+    classes: tuple[str, ...]
+    baseline: np.ndarray  # (outputs,): the raw score before any tree; one output for two classes
+    roots: np.ndarray  # (trees,): each tree's root node
+    output: np.ndarray  # (trees,): the raw output each tree adds to
+    feature: np.ndarray  # (nodes,): the input a node tests
+    threshold: np.ndarray  # (nodes,)
+    left: np.ndarray  # (nodes,)
+    right: np.ndarray  # (nodes,)
+    value: np.ndarray  # (nodes,): a leaf's addition to its output
+    depth: int
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TreeEnsemble:
+        return cls(
+            features=tuple(raw["features"]),
+            classes=tuple(raw["classes"]),
+            baseline=np.asarray(raw["baseline"], dtype=np.float64),
+            roots=np.asarray(raw["roots"], dtype=np.intp),
+            output=np.asarray(raw["output"], dtype=np.intp),
+            feature=np.asarray(raw["feature"], dtype=np.intp),
+            threshold=np.asarray(raw["threshold"], dtype=np.float64),
+            left=np.asarray(raw["left"], dtype=np.intp),
+            right=np.asarray(raw["right"], dtype=np.intp),
+            value=np.asarray(raw["value"], dtype=np.float64),
+            depth=int(raw["depth"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "trees",
+            "features": list(self.features),
+            "classes": list(self.classes),
+            "baseline": self.baseline.tolist(),
+            "roots": self.roots.tolist(),
+            "output": self.output.tolist(),
+            "feature": self.feature.tolist(),
+            "threshold": self.threshold.tolist(),  # unrounded: a rounded threshold could flip a split
+            "left": self.left.tolist(),
+            "right": self.right.tolist(),
+            "value": self.value.round(8).tolist(),
+            "depth": self.depth,
+        }
+
+    def probabilities(self, values: dict[str, float]) -> dict[str, float]:
+        x = np.array([values.get(name, 0.0) for name in self.features], dtype=np.float64)
+        node = self.roots
+        for _ in range(self.depth):
+            node = np.where(x[self.feature[node]] <= self.threshold[node], self.left[node], self.right[node])
+        raw = self.baseline + np.bincount(self.output, weights=self.value[node], minlength=len(self.baseline))
+        if len(raw) == 1:  # binary: one raw score for the second class
+            p = 1.0 / (1.0 + np.exp(-raw[0]))
+            return {self.classes[0]: float(1 - p), self.classes[1]: float(p)}
+        exp = np.exp(raw - raw.max())
+        return dict(zip(self.classes, (exp / exp.sum()).tolist(), strict=True))
+
+
+Classifier = LinearModel | TreeEnsemble
+
+
+def classifier_from_dict(raw: dict[str, Any]) -> Classifier:
+    return TreeEnsemble.from_dict(raw) if raw.get("kind") == "trees" else LinearModel.from_dict(raw)
+
+
+@dataclass(frozen=True)
 class Calibration:
-    router: LinearModel | None = None
+    router: Classifier | None = None
     faq_ranker: LinearModel | None = None
     answer_gate: LinearModel | None = None
     gate_threshold: float = 0.5
@@ -105,7 +178,7 @@ class Calibration:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Calibration:
         return cls(
-            router=LinearModel.from_dict(raw["router"]) if raw.get("router") else None,
+            router=classifier_from_dict(raw["router"]) if raw.get("router") else None,
             faq_ranker=LinearModel.from_dict(raw["faq_ranker"]) if raw.get("faq_ranker") else None,
             answer_gate=LinearModel.from_dict(raw["answer_gate"]) if raw.get("answer_gate") else None,
             gate_threshold=float(raw.get("gate_threshold", 0.5)),
@@ -162,6 +235,9 @@ def gate_features(found: FaqResult) -> dict[str, float]:
         "lexical": float(np.log1p(max(max(h.lexical for h in top), 0.0))),
         "coverage": max(h.coverage for h in top),
         "first_coverage": top[0].coverage,
+        # the same, each word weighted by its rarity in the FAQ: a question whose rare word (its point)
+        # the first article lacks is covered by common words only
+        "first_weighted_coverage": top[0].weighted_coverage,
         "sentence_coverage": max(h.sentence_coverage for h in top),
         "known_share": found.known_share,
         "unknown_words": float(min(found.unknown_words, 4)),

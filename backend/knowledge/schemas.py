@@ -42,6 +42,7 @@ class FaqHit(BaseModel):
     lexical: float = 0.0
     coverage: float = 0.0
     sentence_coverage: float = 0.0  # the largest share of those words one sentence of it holds
+    weighted_coverage: float = 0.0  # the share of those words it holds, each weighted by its rarity in the FAQ
 
 
 class FaqResult(BaseModel):

@@ -30,7 +30,7 @@ from backend.knowledge.chat_words import QUESTION_WORDS, REQUEST_FORMS
 from backend.knowledge.corpus import parse_faq
 from backend.knowledge.embeddings import Embedder, build_embedder
 from backend.knowledge.exceptions import ArticleNotFound, IndexMismatch, IndexMissing
-from backend.knowledge.faq_ranking import best_sentence_share, candidate_features
+from backend.knowledge.faq_ranking import FaqTerms, candidate_features
 from backend.knowledge.hybrid import normalise, rrf, weighted_sum
 from backend.knowledge.index_files import IndexPaths, Manifest
 from backend.knowledge.lexical import LexicalIndex
@@ -82,10 +82,8 @@ class _Generation:
     niche_by_name: dict[str, NicheRecord]
     niche_lexical: LexicalIndex
     resolver: NicheResolver
-    faq_stems: dict[str, frozenset[str]]  # every word stem of each article (title, summary, tags, text)
-    faq_head_stems: dict[str, frozenset[str]]  # the stems of each article's title, tags and summary
-    faq_vocabulary: frozenset[str]  # the union of faq_stems
-    faq_sentence_stems: dict[str, tuple[frozenset[str], ...]]  # the stems of each sentence of each article
+    faq_terms: FaqTerms  # the word stems of each article, its head and its sentences; their rarity
+    faq_vocabulary: frozenset[str]  # every stem of the articles
     # Niche resolution runs on every analytics turn, so the analytics unit vectors (a few MB) are
     # searched in memory, well under a millisecond, instead of a Chroma round trip each time.
     niche_vectors: np.ndarray | None = None
@@ -178,12 +176,16 @@ class KnowledgeBase:
                 confidence=self.calibration.niche_confidence,
                 confident_at=self.calibration.niche_confident_at,
             ),
-            faq_stems=(faq_stems := {r.article_id: _article_stems(r) for r in faq}),
-            faq_head_stems={r.article_id: _content_stems(" ".join([r.title, *r.tags, r.summary])) for r in faq},
-            faq_vocabulary=frozenset().union(*faq_stems.values()),
-            faq_sentence_stems={
-                r.article_id: tuple(_content_stems(s) for s in sentences(f"{r.summary}\n{r.text}")) for r in faq
-            },
+            faq_terms=(
+                terms := FaqTerms.build(
+                    body={r.article_id: _article_stems(r) for r in faq},
+                    head={r.article_id: _content_stems(" ".join([r.title, *r.tags, r.summary])) for r in faq},
+                    sentences={
+                        r.article_id: tuple(_content_stems(s) for s in sentences(f"{r.summary}\n{r.text}")) for r in faq
+                    },
+                )
+            ),
+            faq_vocabulary=frozenset().union(*terms.body.values()),
         )
         self._niche_space(generation)  # fetch the niche vectors now, not on the first question
         self._faq_space(generation)
@@ -371,13 +373,10 @@ class KnowledgeBase:
         dense = sorted(((a, max(kinds.values())) for a, kinds in by_kind.items()), key=lambda i: i[1], reverse=True)
         if mode != "dense":
             lexical = [(gen.faq[i].article_id, score) for i, score in gen.faq_lexical.search(query, LEXICAL_POOL)]
-        wanted = _content_stems(query)
+        features = candidate_features(by_kind, dict(lexical), _content_stems(query), gen.faq_terms, floor)
         ranker = self.calibration.faq_ranker
         if mode == "hybrid" and ranker is not None and dense:
             # The fitted ranker: the probability that each candidate answers the question.
-            features = candidate_features(
-                by_kind, dict(lexical), wanted, gen.faq_stems, gen.faq_head_stems, gen.faq_sentence_stems, floor
-            )
             probabilities = ranker.probability_of(RIGHT_ARTICLE, list(features.values()))
             fused = sorted(zip(features, probabilities, strict=True), key=lambda item: item[1], reverse=True)
         elif mode == "hybrid":
@@ -391,8 +390,7 @@ class KnowledgeBase:
             if article_id == exclude or article_id not in gen.faq_by_id:
                 continue
             record = gen.faq_by_id[article_id]
-            covered = len(wanted & gen.faq_stems[article_id]) / len(wanted) if wanted else 0.0
-            in_sentence = best_sentence_share(wanted, gen.faq_sentence_stems[article_id])
+            evidence = features[article_id]
             hits.append(
                 FaqHit(
                     article_id=article_id,
@@ -403,8 +401,9 @@ class KnowledgeBase:
                     score=round(score, 6),
                     dense=round(raw_dense.get(article_id, 0.0), 6),
                     lexical=round(raw_lexical.get(article_id, 0.0), 6),
-                    coverage=round(covered, 4),
-                    sentence_coverage=round(in_sentence, 4),
+                    coverage=round(evidence["coverage"], 4),
+                    sentence_coverage=round(evidence["sentence_coverage"], 4),
+                    weighted_coverage=round(evidence["weighted_coverage"], 4),
                 )
             )
         return hits[:n]
@@ -416,9 +415,7 @@ class KnowledgeBase:
             by_kind, floor = self._dense_units(gen, query)
             lexical = dict((gen.faq[i].article_id, s) for i, s in gen.faq_lexical.search(query, LEXICAL_POOL))
             wanted = _content_stems(query)
-            return candidate_features(
-                by_kind, lexical, wanted, gen.faq_stems, gen.faq_head_stems, gen.faq_sentence_stems, floor
-            )
+            return candidate_features(by_kind, lexical, wanted, gen.faq_terms, floor)
 
         found: dict[str, dict[str, float]] = self._with_retry(collect)
         return found
@@ -462,7 +459,7 @@ class KnowledgeBase:
         wanted = {stem(w) for w in corrected}
         known = len(wanted & gen.faq_vocabulary)
         hits = self._faq_search(gen, query, MAX_HITS, exclude)
-        first = gen.faq_stems[hits[0].article_id] if hits else frozenset()
+        first = gen.faq_terms.body[hits[0].article_id] if hits else frozenset()
         return FaqResult(
             hits=hits,
             dense_missing=bool(hits) and all(h.dense == 0.0 for h in hits),

@@ -13,11 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from backend.core.config import ROOT_DIR, Settings
-from backend.knowledge.calibration import Calibration, load_calibration
-from backend.knowledge.faq_ranking import FEATURES, candidate_features
+from backend.knowledge.calibration import Calibration, TreeEnsemble, load_calibration
+from backend.knowledge.faq_ranking import FEATURES, FaqTerms, candidate_features
 from backend.knowledge.niches import confidence_features
 from backend.knowledge.service import KnowledgeBase
 from scripts.eval import calibrate
@@ -26,13 +28,16 @@ CALIBRATION = ROOT_DIR / "scenario" / "calibration.json"
 
 
 def test_candidate_features_are_relative_to_the_question() -> None:
+    terms = FaqTerms.build(
+        body={"1": frozenset({"тариф"}), "2": frozenset({"тариф", "цен"}), "3": frozenset({"доставк"})},
+        head={"1": frozenset({"тариф"}), "2": frozenset(), "3": frozenset()},
+        sentences={"1": (frozenset({"тариф"}),), "2": (frozenset({"тариф"}), frozenset({"цен", "x"}))},
+    )
     found = candidate_features(
         by_kind={"1": {"title": 0.8, "body": 0.5}, "2": {"summary": 0.4}},
         lexical={"2": 6.0, "3": 3.0},
         wanted=frozenset({"тариф", "цен"}),
-        body_stems={"1": frozenset({"тариф"}), "2": frozenset({"тариф", "цен"}), "3": frozenset()},
-        head_stems={"1": frozenset({"тариф"}), "2": frozenset(), "3": frozenset()},
-        sentence_stems={"1": (frozenset({"тариф"}),), "2": (frozenset({"тариф"}), frozenset({"цен", "x"}))},
+        terms=terms,
         floor=0.1,
     )
     assert set(found) == {"1", "2", "3"} and all(set(v) == set(FEATURES) for v in found.values())
@@ -42,6 +47,9 @@ def test_candidate_features_are_relative_to_the_question() -> None:
     assert found["2"]["coverage"] == 1.0 and found["1"]["head_coverage"] == 0.5
     # the words are in article 2, but no one sentence of it holds both
     assert found["2"]["sentence_coverage"] == 0.5 and found["3"]["sentence_coverage"] == 0.0
+    assert found["1"]["coverage_gap"] == -0.5 and found["2"]["sentence_gap"] == 0.0
+    # "тариф" is in two of the three articles, "цен" in one: holding "тариф" alone is less than half
+    assert 0.0 < found["1"]["weighted_coverage"] < 0.5 < found["2"]["weighted_sentence_coverage"] < 1.0
 
 
 def test_a_near_synonymous_rival_is_a_tie() -> None:
@@ -116,3 +124,28 @@ async def test_calibrate_fits_every_decision_on_a_real_index(tmp_path: Path) -> 
     assert report["faq_ranker"]["cv_hit_at_1"] >= 0.8
     assert report["niche_ranker"]["confidence"].get("would_answer_wrong", 0) == 0
     assert report["answer_gate"]["answerable_refused"] <= calibrate.MAX_REFUSED
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+def test_exported_trees_give_scikit_learns_probabilities(classes: int) -> None:
+    """The router's trees leave scikit-learn as plain arrays; applied with numpy they give the same
+    probabilities, also for rows the fit never saw and for values exactly at a split threshold."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 5))
+    y = np.array(["ANALYTICS", "FAQ", "OFFTOPIC", "REGISTRATION"][:classes])[
+        (x[:, 0] > 0).astype(int) + (x[:, 1] * x[:, 2] > 0.3).astype(int) * (classes - 2)
+    ]
+    features = tuple(f"f{i}" for i in range(5))
+    estimator = HistGradientBoostingClassifier(**calibrate.TREES, random_state=0).fit(x, y)
+    model = TreeEnsemble.from_dict(json.loads(json.dumps(calibrate._trees(estimator, features).to_dict())))
+    inner = model.left != np.arange(len(model.left))
+    splits = [model.threshold[inner & (model.feature == i)] for i in range(5)]
+    at_splits = np.array(  # each value exactly a threshold some node tests that input against, if any
+        [[rng.choice(t) if len(t) else 0.0 for t in splits] for _ in range(100)]
+    )
+    fresh = np.vstack([rng.normal(size=(200, 5)), at_splits])
+    mine = [
+        [model.probabilities(dict(zip(features, row, strict=True)))[c] for c in estimator.classes_] for row in fresh
+    ]
+    assert model.classes == tuple(estimator.classes_)
+    assert np.allclose(mine, estimator.predict_proba(fresh), atol=1e-9)

@@ -27,7 +27,7 @@ import yaml
 from backend.assistant.funnel import CODE, EMAIL, RESEND
 from backend.assistant.offline.cues import Cues, read_cues
 from backend.assistant.offline.niche_probe import NicheProbe, NicheSignal
-from backend.knowledge.calibration import LinearModel
+from backend.knowledge.calibration import Classifier
 from backend.knowledge.schemas import QuerySignals
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -63,7 +63,7 @@ class OfflineRouter:
         examples_path: Path,
         encode: Encode,
         signals: SignalSource | None = None,
-        model: LinearModel | None = None,
+        model: Classifier | None = None,
         k: int = 3,
         cached: Cached | None = None,
     ) -> None:
