@@ -67,6 +67,10 @@ class SessionStore:
     def redis(self) -> aioredis.Redis:
         return self._redis
 
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
     @staticmethod
     def key(sid: str) -> str:
         """The Redis key of session ``sid``'s state (a turn reads it in the round trip taking its lock)."""

@@ -61,7 +61,7 @@ async def chat_call(request: Request, response: Response, service: ChatServiceDe
     async with unit_of_work(app.db_factory) as db:
         user = await read_user(request, settings, db, redis, limiter)
         state, turn = await _open_turn(request, response, settings, db, store, user, limiter, service)
-        on_close(db, turn.lock.release)  # after the commit and the Redis writes, or after a rollback
+        on_close(db, turn.lock.release)  # with the turn's state after the commit, or alone after a rollback
         call = ChatCall(db, settings, state, build_caller(user, settings), service, store, app.runtime.voice, turn)
         yield call
 

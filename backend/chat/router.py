@@ -115,7 +115,7 @@ async def chat_stream(
             _, error, _ = classify(exc, "/ai/chat/stream", "POST")
             await queue.put(_event("error", error))
         finally:
-            await turn.lock.release()  # after the commit and the Redis write
+            await turn.lock.release()  # after the commit, with the turn's state
             await queue.put(None)
 
     # Started here, not when the response starts iterating, so the lock is released even if it never does.

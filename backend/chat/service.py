@@ -5,7 +5,8 @@ Order: take the session's turn lock (turns of one session never overlap); reload
 it persists before anything slow or fallible); run the engine; count the OFFTOPIC quota; add the
 reply. A conversation handed to a human (``chat.handoff``: waiting or taken) skips the engine; a
 request for a person, or a second fallback in a row, hands it over. Everything after the message only flushes: the caller's unit of work commits the reply, the
-funnel's account and stage change together, then writes the Redis state, then releases the lock.
+funnel's account and stage change together, then releases the lock, writing the Redis state in the same
+round trip.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class ChatService:
             lock = self.turn_lock(state.sid, wait_seconds=wait_seconds)
             # The state the previous turn left comes in the round trip that takes the lock.
             turn = HeldTurn(lock, await lock.acquire(read=self._store.key(state.sid)))
-            on_close(db, lock.release)  # after the commit and the Redis write, or after a rollback
+            on_close(db, lock.release)  # with the state after the commit, or alone after a rollback
         stored = self._store.parse(state.sid, turn.stored)
         started = time.perf_counter()  # server time: waiting for the lock is not work
         if stored is None and not state.is_new:
@@ -153,7 +154,8 @@ class ChatService:
         if previous_fell_back is None:
             previous_fell_back = await handoff.last_fell_back(state.chat_session_id)
         await commit(db)  # the visitor's message (and a new session's row) persist before anything can fail
-        self._store.save_after_commit(db, state)  # the state this turn leaves, once its reply is stored
+        # The state this turn leaves, once its reply is stored: written in the round trip releasing the lock.
+        turn.lock.write_on_release(db, self._store.key(state.sid), state.to_json, self._store.ttl_seconds)
 
         if handoff_state in SILENT_STATES:  # a human answers this conversation: no model call
             return await self._handoff_turn(db, state, message.id, WAITING_TEXT, "handoff_waiting")

@@ -16,20 +16,28 @@ import asyncio
 import logging
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.chat.exceptions import TurnInProgress
+from backend.core.database import after_commit
 from backend.core.ratelimit import ACQUIRE_ALL_FUNCTION, Limit, RateLimiter
 
 logger = logging.getLogger(__name__)
 
+# KEYS[1]: the turn lock; ARGV[1]: its token ('' when it is not held). With KEYS[2]: the session's state
+# written first (ARGV[2], expiring in ARGV[3] seconds), and only while the session still exists (XX): a turn
+# never brings back a session that ended while it ran (a sign-in gave it a new id, a log-out deleted it).
 _RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
+if KEYS[2] then
+    redis.call('set', KEYS[2], ARGV[2], 'XX', 'EX', ARGV[3])
+end
+if ARGV[1] ~= '' and redis.call('get', KEYS[1]) == ARGV[1] then
     return redis.call('del', KEYS[1])
 end
 return 0
@@ -82,6 +90,7 @@ class TurnLock:
         self._wait_seconds = wait_seconds
         self._token: str | None = None
         self._handed_over = False
+        self._write: tuple[str, str, int] | None = None  # key, value, expiry (s): written with the release
         self._release, self._open = _scripts_of(redis)
 
     async def acquire(self, *, read: str | None = None) -> str | None:
@@ -133,18 +142,39 @@ class TurnLock:
         self._token, self._handed_over = None, True
         return other
 
+    def write_on_release(self, db: AsyncSession, key: str, value: Callable[[], str], expire_seconds: int) -> None:
+        """Once ``db``'s unit of work commits, write ``value()`` (taken then) under ``key`` in the round trip
+        that releases the lock, if ``key`` still exists then; nothing is written after a rollback. The
+        turn's state is the session's last write before the lock goes (a sign-in's deletion of the old
+        session comes after the commit too), so both share one round trip (BENCHMARKS.md, "Turn cost")."""
+
+        async def committed() -> None:
+            self._write = (key, value(), expire_seconds)
+
+        after_commit(db, committed)
+
     async def release(self) -> None:
         token, self._token = self._token, None
-        if token is None:
-            if not self._handed_over:
-                logger.warning("turn lock was no longer ours at release")
+        write, self._write = self._write, None
+        if token is None and not self._handed_over:
+            logger.warning("turn lock was no longer ours at release")
+        if token is None and write is None:
             return
+        keys: list[str] = [self.key]
+        args: list[str | int] = [token or ""]
+        if write is not None:
+            keys.append(write[0])
+            args += [write[1], write[2]]
         try:
-            if not await self._release(keys=[self.key], args=[token]):
-                # expired (a turn longer than TURN_LOCK_SECONDS) and perhaps taken by the next turn
-                logger.warning("turn lock was no longer ours at release")
-        except RedisError:  # the lock expires by itself; the turn's outcome stands
-            logger.warning("turn lock release failed", exc_info=True)
+            released = await self._release(keys=keys, args=args)
+        except RedisError:
+            if write is not None:  # the session's state is not stored: the turn did not complete
+                raise
+            logger.warning("turn lock release failed", exc_info=True)  # it expires by itself
+            return
+        if token is not None and not released:
+            # expired (a turn longer than TURN_LOCK_SECONDS) and perhaps taken by the next turn
+            logger.warning("turn lock was no longer ours at release")
 
 
 @dataclass(frozen=True)

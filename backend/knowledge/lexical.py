@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import bm25s
+from bm25s.selection import topk
 
 from backend.knowledge.normalize import STOP_WORDS, document_words, stem, stems_of, to_cyrillic, translit_word
 from backend.knowledge.spelling import Speller
@@ -107,5 +108,7 @@ class LexicalIndex:
         tokens = self.query_tokens(query)
         if not tokens or self._size == 0:
             return []
-        docs, scores = self._retriever.retrieve([tokens], k=min(k, self._size), show_progress=False)
-        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        # What ``retrieve`` does for one query (the same scores and top-k selection, so the same hits in
+        # the same order), without its batch machinery: half the CPU of a search of the FAQ index.
+        scores, docs = topk(self._retriever.get_scores(tokens), min(k, self._size), sorted=True)
+        return [(int(d), float(s)) for d, s in zip(docs, scores, strict=True) if s > 0]

@@ -75,6 +75,10 @@ def niche_terms(text: str, speller: Speller | None = None) -> list[str]:
     return [stem(w) for w in (speller.correct_all(words) if speller else words)]
 
 
+def _sorted_words(text: str) -> str:
+    return " ".join(sorted(text.split()))
+
+
 def title_stems(niche: str) -> list[str]:
     """The stems of a niche title's words (stop words removed)."""
     return [stem(w) for w in to_cyrillic(niche).split() if w not in STOP_WORDS]
@@ -126,6 +130,7 @@ class NicheResolver:
                 self._exact.setdefault(key, niche)
                 self._exact.setdefault(" ".join(sorted(terms)), niche)
         self._keys = [n.key for n in self._names]
+        self._sorted_keys = [_sorted_words(key) for key in self._keys]  # ``_near``'s choices, sorted once
         self._by_key: dict[str, _Name] = {}
         self._niche_names: dict[str, list[_Name]] = {}
         for name_ in self._names:  # titles first: a title wins over another niche's alias
@@ -153,9 +158,15 @@ class NicheResolver:
 
     def _near(self, key: str) -> list[tuple[str, float]]:
         """Strict whole-string similarity, for a confident answer. A runner-up below
-        ``FUZZY_CONFIDENT - FUZZY_MARGIN`` cannot change that decision, so it is cut inside rapidfuzz."""
+        ``FUZZY_CONFIDENT - FUZZY_MARGIN`` cannot change that decision, so it is cut inside rapidfuzz.
+        The score is ``fuzz.token_sort_ratio``: the ratio of the words sorted, here with the names'
+        words sorted once instead of on every comparison."""
         found = process.extract(
-            key, self._keys, scorer=fuzz.token_sort_ratio, limit=10, score_cutoff=FUZZY_CONFIDENT - FUZZY_MARGIN
+            _sorted_words(key),
+            self._sorted_keys,
+            scorer=fuzz.ratio,
+            limit=10,
+            score_cutoff=FUZZY_CONFIDENT - FUZZY_MARGIN,
         )
         return self._best_per_niche((index, float(score)) for _, score, index in found)
 

@@ -385,8 +385,10 @@ class KnowledgeBase:
         else:
             fused = dense or lexical
         raw_dense, raw_lexical = dict(dense), dict(lexical)
-        hits = []
+        hits: list[FaqHit] = []
         for article_id, score in fused:
+            if len(hits) == n:  # the rest would be cut off
+                break
             if article_id == exclude or article_id not in gen.faq_by_id:
                 continue
             record = gen.faq_by_id[article_id]
@@ -406,7 +408,7 @@ class KnowledgeBase:
                     weighted_coverage=round(evidence["weighted_coverage"], 4),
                 )
             )
-        return hits[:n]
+        return hits
 
     def faq_candidates(self, query: str) -> dict[str, dict[str, float]]:
         """The FAQ ranker's features of every candidate article (for fitting it on a labelled corpus)."""

@@ -74,7 +74,7 @@ def writes_to_port(port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[
         yield sent
 
 
-async def test_a_turn_reads_once_writes_twice_and_makes_three_redis_round_trips(
+async def test_a_turn_reads_once_writes_twice_and_makes_two_redis_round_trips(
     settings: Settings, app_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = await app_factory(settings)
@@ -91,9 +91,9 @@ async def test_a_turn_reads_once_writes_twice_and_makes_three_redis_round_trips(
     assert sql == ["INSERT"]
     # PostgreSQL: the history with the visitor's message (its own transaction); BEGIN, the reply, COMMIT
     assert pg[0] == 4
-    # the session, the four limits and the turn lock in one script (``TurnLock.open``); the new state; the
-    # lock's release
-    assert redis[0] == 3
+    # the session, the four limits and the turn lock in one script (``TurnLock.open``); the new state with
+    # the lock's release (``TurnLock.write_on_release``)
+    assert redis[0] == 2
 
 
 async def test_the_history_and_the_message_in_one_statement_read_what_was_there_before(

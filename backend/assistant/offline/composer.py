@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from backend.knowledge.units import sentences
 
 FIRST_ARTICLE_SENTENCES = 2
 SHARED_PREFIX = 4
+ARTICLES_REMEMBERED = 256  # articles whose sentences and stems are kept (a FAQ has tens to hundreds)
 
 GREETING = re.compile(r"^\s*(прив\w*|здравств\w*|добр\w*\s*(день|утро|вечер)|hi|hello|хай)\b", re.I)
 THANKS = re.compile(r"(спасибо|благодар)", re.I)
@@ -61,21 +63,31 @@ def _stems(text: str) -> set[str]:
     return {s for s in stems(text) if len(s) > 1}
 
 
-def _overlap(wanted: set[str], found: set[str]) -> int:
+def _overlap(wanted: set[str], found: set[str] | frozenset[str]) -> int:
     """Question stems found in a sentence; a stem counts when one is a prefix of the other and the
     shorter has ``SHARED_PREFIX`` letters (the stemmer leaves «вернут» for «вернуть», «верн» for «вернём»)."""
     return sum(any(_related(w, f) for f in found) for w in wanted)
 
 
 def _related(a: str, b: str) -> bool:
-    short, long_ = sorted((a, b), key=len)
-    return (len(short) >= SHARED_PREFIX and long_.startswith(short)) or a == b
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= SHARED_PREFIX and long_.startswith(short)
 
 
-def _sentences(article: dict[str, Any]) -> list[str]:
-    """The article's sentences: its summary first, then its text (headings, tables and lists' markers dropped)."""
+@functools.lru_cache(maxsize=ARTICLES_REMEMBERED)
+def _sentence_stems(content: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The sentences of an article's summary and text, each with its stems: the same few articles
+    answer most questions, and splitting and stemming one costs more than choosing its sentences."""
+    return tuple((s, frozenset(_stems(s))) for s in sentences(content) if len(s) > 2)
+
+
+def _sentences(article: dict[str, Any]) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The article's sentences: its summary first, then its text (headings, tables and lists' markers
+    dropped), with their stems."""
     text = str(article.get("text") or article.get("body") or "")
-    return [s for s in sentences(f"{article.get('summary') or ''}\n{text}") if len(s) > 2]
+    return _sentence_stems(f"{article.get('summary') or ''}\n{text}")
 
 
 def answering_sentences(article: dict[str, Any], query: str, limit: int) -> list[str]:
@@ -83,11 +95,11 @@ def answering_sentences(article: dict[str, Any], query: str, limit: int) -> list
     article's order; the summary when no sentence shares a word."""
     wanted = _stems(query)
     found = _sentences(article)
-    scored = sorted(((_overlap(wanted, _stems(s)), -i) for i, s in enumerate(found)), reverse=True)
+    scored = sorted(((_overlap(wanted, stems_), -i) for i, (_, stems_) in enumerate(found)), reverse=True)
     chosen = sorted(-i for overlap, i in scored[:limit] if overlap > 0)
     if not chosen:
-        return found[:1]
-    return [found[i] for i in chosen]
+        return [sentence for sentence, _ in found[:1]]
+    return [found[i][0] for i in chosen]
 
 
 def faq_answer(articles: Sequence[dict[str, Any]], query: str) -> str:
