@@ -97,6 +97,14 @@ def wants_login(text: str) -> bool:
     return bool(SIGN_IN.search(norm) or HAVE_ACCOUNT.search(norm))
 
 
+def asks_about_login(text: str) -> bool:
+    """A question or a problem report about signing in («как войти в кабинет?», «не могу зайти»): the
+    FAQ's to answer, never a reason to start the registration funnel."""
+    norm = " ".join(to_cyrillic(EMAIL.sub(" ", text)).split())
+    asks = QUESTION.search(text) or QUESTION_PARTICLE.search(norm) or NEGATED.search(norm)
+    return bool(asks and SIGN_IN.search(norm))
+
+
 def looks_like_funnel_answer(text: str, state: FunnelState) -> bool:
     """Inside the funnel a bare e-mail, code, city or choice is an answer, not a new topic."""
     if state.stage not in (1, 2):

@@ -5,7 +5,8 @@ entry per embedding model (cosines of different models live on different scales)
 scikit-learn; here they are only applied, with numpy, so the product does not need scikit-learn at
 run time. An entry holds:
 
-* ``router``: gradient-boosted trees over routing features (scenario probabilities);
+* ``router``: the mean of a multinomial logistic regression and gradient-boosted trees over routing
+  features (scenario probabilities);
 * ``faq_ranker``: a logistic regression over each candidate article's evidence
   (``faq_ranking.FEATURES``): the probability that it answers the question, which orders the hits;
 * ``answer_gate`` + ``gate_threshold``: a logistic regression telling whether the best FAQ hits
@@ -157,10 +158,33 @@ class TreeEnsemble:
         return dict(zip(self.classes, (exp / exp.sum()).tolist(), strict=True))
 
 
-Classifier = LinearModel | TreeEnsemble
+@dataclass(frozen=True)
+class MeanOf:
+    """The mean of several models' class probabilities (a logistic regression and trees: the trees
+    read thresholds and interactions, the linear model keeps the answer smooth where the trees saw
+    few examples, such as an FAQ of two articles)."""
+
+    models: tuple[LinearModel | TreeEnsemble, ...]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.models[0].classes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "mean", "models": [m.to_dict() for m in self.models]}
+
+    def probabilities(self, values: dict[str, float]) -> dict[str, float]:
+        each = [m.probabilities(values) for m in self.models]
+        return {c: sum(p[c] for p in each) / len(each) for c in self.classes}
+
+
+Classifier = LinearModel | TreeEnsemble | MeanOf
 
 
 def classifier_from_dict(raw: dict[str, Any]) -> Classifier:
+    if raw.get("kind") == "mean":
+        return MeanOf(tuple(TreeEnsemble.from_dict(m) if m.get("kind") == "trees" else LinearModel.from_dict(m)
+                            for m in raw["models"]))  # fmt: skip
     return TreeEnsemble.from_dict(raw) if raw.get("kind") == "trees" else LinearModel.from_dict(raw)
 
 

@@ -19,11 +19,12 @@ training corpus at a time (``_folds``), as an operator's own corpus will be unse
 * ``niche_confidence`` + ``niche_confident_at``: whether the niche ranker's first candidate is right,
   on the requests the exact, fuzzy and semantic steps leave to it; the threshold lies above the
   out-of-fold confidence of every wrong first candidate;
-* ``router``: gradient-boosted trees (``HistGradientBoostingClassifier``) over the routing features
-  of ``OfflineRouter`` (index evidence, nearest examples, intent cues), on the labelled messages the
-  state and small-talk rules do not settle; the out-of-fold accuracy is printed beside a multinomial
-  logistic regression's on the same features (the trees read thresholds and interactions a linear
-  model cannot: 0.920 → 0.932 out of fold on A and C to F, BENCHMARKS.md);
+* ``router``: the mean of a multinomial logistic regression and gradient-boosted trees
+  (``HistGradientBoostingClassifier``) over the routing features of ``OfflineRouter`` (index
+  evidence, nearest examples, intent cues), on the labelled messages the state and small-talk rules
+  do not settle; the out-of-fold accuracy of each and of the mean is printed (the trees read
+  thresholds and interactions a linear model cannot, the linear model stays smooth where the trees
+  saw few examples; BENCHMARKS.md);
 * ``answer_gate``: logistic regression telling answerable questions from in-domain questions no
   article answers; the threshold refuses at most ``MAX_REFUSED`` of the answerable ones, by their
   out-of-fold probabilities;
@@ -59,6 +60,7 @@ from backend.knowledge.calibration import (
     RIGHT_NICHE,
     Calibration,
     LinearModel,
+    MeanOf,
     TreeEnsemble,
     gate_features,
 )
@@ -179,9 +181,9 @@ def _trees(estimator: HistGradientBoostingClassifier, features: tuple[str, ...])
 
 def _fit_trees(
     x: np.ndarray, y: np.ndarray, features: tuple[str, ...], folds: Folds
-) -> tuple[TreeEnsemble, dict[str, Any]]:
-    """Gradient-boosted trees (``TREES``, classes balanced); the report gives their out-of-fold
-    accuracy. The exported trees are checked against scikit-learn's own probabilities."""
+) -> tuple[TreeEnsemble, dict[str, Any], np.ndarray]:
+    """Gradient-boosted trees (``TREES``, classes balanced); returns the model, its report and the
+    out-of-fold class probabilities. The exported trees are checked against scikit-learn's own."""
     assert not np.isnan(x).any()  # ``TreeEnsemble`` has no branch for a missing value
 
     def estimator() -> HistGradientBoostingClassifier:
@@ -195,9 +197,8 @@ def _fit_trees(
     )
     assert np.allclose(mine, fitted.predict_proba(x), atol=1e-6), "the exported trees disagree with scikit-learn"
     report = {"cv_accuracy": round(float((fitted.classes_[oof.argmax(axis=1)] == y).mean()), 3),
-              "in_sample_accuracy": round(float(fitted.score(x, y)), 3), "folds": len(folds),
-              "nodes": len(model.feature)}  # fmt: skip
-    return model, report
+              "in_sample_accuracy": round(float(fitted.score(x, y)), 3), "nodes": len(model.feature)}  # fmt: skip
+    return model, report, oof
 
 
 @dataclass(frozen=True)
@@ -377,7 +378,7 @@ async def _niche_confidence(
     return model, (round(threshold, 4) if threshold <= 1.0 else None), report
 
 
-async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[TreeEnsemble, dict[str, Any]]:
+async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[MeanOf, dict[str, Any]]:
     rows, labels, names = [], [], []
     for corpus, kb in corpora:
         offline = build_offline_model(kb, kb.encode_queries)
@@ -395,8 +396,13 @@ async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[
             names.append(corpus.name)
     x, y = np.array(rows), np.array(labels)
     folds = _folds(y, np.array(names))
-    model, report = _fit_trees(x, y, FEATURES, folds)
-    report["linear_cv_accuracy"] = _fit(x, y, FEATURES, folds)[1]["cv_accuracy"]  # what the trees replaced
+    linear, linear_report, linear_oof = _fit(x, y, FEATURES, folds)
+    trees, trees_report, trees_oof = _fit_trees(x, y, FEATURES, folds)
+    assert linear.classes == trees.classes
+    mean_oof = (linear_oof + trees_oof) / 2
+    report = {"cv_accuracy": round(float((np.array(linear.classes)[mean_oof.argmax(axis=1)] == y).mean()), 3),
+              "linear": linear_report, "trees": trees_report, "folds": len(folds)}  # fmt: skip
+    model = MeanOf((linear, trees))
     report["messages"] = len(labels)
     report["per_scenario"] = {s: labels.count(s) for s in SCENARIOS}
     return model, report

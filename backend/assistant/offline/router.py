@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from backend.assistant.funnel import CODE, EMAIL, RESEND
+from backend.assistant.funnel import CODE, EMAIL, RESEND, asks_about_login
 from backend.assistant.offline.cues import Cues, read_cues
 from backend.assistant.offline.niche_probe import NicheProbe, NicheSignal
 from backend.knowledge.calibration import Classifier
@@ -195,4 +195,8 @@ class OfflineRouter:
             # right reply, not the small-talk quota (on the training corpora: ~300 such questions are
             # FAQ, ANALYTICS or REGISTRATION, 2 are off-topic).
             best = max((name for name in scores if name != "OFFTOPIC"), key=lambda name: scores[name])
+        if best == "REGISTRATION" and asks_about_login(text):
+            # How to sign in is a question about an account the visitor has: answered (or "no answer"
+            # with the support contact), not a sign-up (the funnel's own rule, ``wants_login``).
+            best = max((name for name in scores if name != "REGISTRATION"), key=lambda name: scores[name])
         return Route(best, "classified", scores, niche.niche if niche else None)
