@@ -42,6 +42,15 @@ RIGHT_NICHE = "right"  # the niche ranker's positive class
 GATE_HITS = 3
 
 
+def _class_probabilities(classes: tuple[str, ...], raw: np.ndarray) -> dict[str, float]:
+    """Raw scores to class probabilities: one score (the second class's) for two classes, else softmax."""
+    if len(classes) == 2 and len(raw) == 1:
+        p = 1.0 / (1.0 + np.exp(-raw[0]))
+        return {classes[0]: float(1 - p), classes[1]: float(p)}
+    exp = np.exp(raw - raw.max())
+    return dict(zip(classes, (exp / exp.sum()).tolist(), strict=True))
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """Standardised features → logistic (binary) or softmax (multinomial) probabilities."""
@@ -84,12 +93,7 @@ class LinearModel:
 
     def probabilities(self, values: dict[str, float]) -> dict[str, float]:
         x = (np.array([values.get(name, 0.0) for name in self.features]) - self.mean) / self.scale
-        logits = self.coef @ x + self.intercept
-        if len(self.classes) == 2 and len(logits) == 1:  # binary: one logit for the second class
-            p = 1.0 / (1.0 + np.exp(-logits[0]))
-            return {self.classes[0]: float(1 - p), self.classes[1]: float(p)}
-        exp = np.exp(logits - logits.max())
-        return dict(zip(self.classes, (exp / exp.sum()).tolist(), strict=True))
+        return _class_probabilities(self.classes, self.coef @ x + self.intercept)
 
 
 @dataclass(frozen=True)
@@ -151,11 +155,7 @@ class TreeEnsemble:
         for _ in range(self.depth):
             node = np.where(x[self.feature[node]] <= self.threshold[node], self.left[node], self.right[node])
         raw = self.baseline + np.bincount(self.output, weights=self.value[node], minlength=len(self.baseline))
-        if len(raw) == 1:  # binary: one raw score for the second class
-            p = 1.0 / (1.0 + np.exp(-raw[0]))
-            return {self.classes[0]: float(1 - p), self.classes[1]: float(p)}
-        exp = np.exp(raw - raw.max())
-        return dict(zip(self.classes, (exp / exp.sum()).tolist(), strict=True))
+        return _class_probabilities(self.classes, raw)
 
 
 @dataclass(frozen=True)
@@ -182,10 +182,11 @@ Classifier = LinearModel | TreeEnsemble | MeanOf
 
 
 def classifier_from_dict(raw: dict[str, Any]) -> Classifier:
-    if raw.get("kind") == "mean":
+    kind = raw.get("kind")
+    if kind == "mean":
         return MeanOf(tuple(TreeEnsemble.from_dict(m) if m.get("kind") == "trees" else LinearModel.from_dict(m)
                             for m in raw["models"]))  # fmt: skip
-    return TreeEnsemble.from_dict(raw) if raw.get("kind") == "trees" else LinearModel.from_dict(raw)
+    return TreeEnsemble.from_dict(raw) if kind == "trees" else LinearModel.from_dict(raw)
 
 
 @dataclass(frozen=True)
