@@ -1,6 +1,6 @@
 """Decisions fitted on a labelled corpus, not set by hand: ``scenario/calibration.json`` (``CALIBRATION_PATH``).
 
-``python -m scripts.eval.calibrate`` fits them on the training corpora (A and C to F; never B, G or H), one
+``python -m scripts.eval.calibrate`` fits them on the training corpora (A and C to F; never B, G, H or I), one
 entry per embedding model (cosines of different models live on different scales), with
 scikit-learn; here they are only applied, with numpy, so the product does not need scikit-learn at
 run time. An entry holds:

@@ -31,7 +31,7 @@ training corpus at a time (``_folds``), as an operator's own corpus will be unse
 * ``source_ratio``: further articles are shown when their ranker score is within this share of the
   first; the largest ratio that keeps ``SOURCE_GAIN`` of what showing three always would gain.
 
-Corpora B, G and H (``eval/corpus_b|g|h``) are never read: they stay out-of-sample. scikit-learn is a development
+Corpora B, G, H and I (``eval/corpus_b|g|h|i``) are never read: they stay out-of-sample. scikit-learn is a development
 dependency: the product applies the fitted numbers with numpy.
 """
 
@@ -399,8 +399,10 @@ async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[
     linear, linear_report, linear_oof = _fit(x, y, FEATURES, folds)
     trees, trees_report, trees_oof = _fit_trees(x, y, FEATURES, folds)
     assert linear.classes == trees.classes
-    mean_oof = (linear_oof + trees_oof) / 2
-    report = {"cv_accuracy": round(float((np.array(linear.classes)[mean_oof.argmax(axis=1)] == y).mean()), 3),
+    right = np.array(linear.classes)[((linear_oof + trees_oof) / 2).argmax(axis=1)] == y
+    owners = np.array(names)
+    report = {"cv_accuracy": round(float(right.mean()), 3),
+              "cv_accuracy_per_corpus": {c: round(float(right[owners == c].mean()), 3) for c in sorted(set(names))},
               "linear": linear_report, "trees": trees_report, "folds": len(folds)}  # fmt: skip
     model = MeanOf((linear, trees))
     report["messages"] = len(labels)
@@ -431,6 +433,10 @@ async def _answer_gate(
         "threshold": round(threshold, 4),
         "answerable_refused": round(float((p_answer[y == "answer"] < threshold).mean()), 3),
         "unanswerable_caught": round(float((p_answer[y == "none"] < threshold).mean()), 3),
+        "unanswerable_caught_per_corpus": {
+            c: round(float((p_answer[(y == "none") & (np.array(owners) == c)] < threshold).mean()), 3)
+            for c in sorted(set(owners))
+        },
         "answerable": int((y == "answer").sum()),
         "unanswerable": int((y == "none").sum()),
     }
@@ -531,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corpus",
         default=TRAINING,
-        help=f"training corpora, one letter each: {TRAINING} (the default) or some of them (never b, g or h)",
+        help=f"training corpora, one letter each: {TRAINING} (the default) or some of them (never b, g, h or i)",
     )
     parser.add_argument("--var-dir", type=Path, default=ROOT_DIR / "var")
     args = parser.parse_args(argv)

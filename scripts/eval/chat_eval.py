@@ -24,7 +24,7 @@ Measures (SPEC section 3 replies):
 
 Corpus A (the demo corpus and its message sets) shaped the code, and the calibration is fitted on
 A and C to F, so their figures are in-sample (unless ``--calibration`` names a fit that left the
-corpus out). Corpora B, G and H (``eval/corpus_b|g|h``) are never fitted on: out-of-sample.
+corpus out). Corpora B, G, H and I (``eval/corpus_b|g|h|i``) are never fitted on: out-of-sample.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import yaml
 from backend.auth.mailer import latest_outbox_code
 from backend.core.config import ROOT_DIR, Settings
 
-TRAINING = "acdef"  # the corpora the calibration is fitted on (``scripts.eval.calibrate``); B, G, H never
+TRAINING = "acdef"  # the corpora the calibration is fitted on (``scripts.eval.calibrate``); B, G, H, I never
 CORPORA: dict[str, dict[str, Any]] = {
     "a": {
         "faq": ROOT_DIR / "faq",
@@ -71,7 +71,7 @@ CORPORA: dict[str, dict[str, Any]] = {
             if name in TRAINING
             else f"out-of-sample (corpus {name.upper()} is never tuned on)",
         }
-        for name in ("b", "c", "d", "e", "f", "g", "h")
+        for name in ("b", "c", "d", "e", "f", "g", "h", "i")
     },
 }
 EMBEDDERS = {"use": "", "e5": "multilingual-e5-small"}
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         " cross-corpus reading: fitted on A, measured on C",
     )
     parser.add_argument(
-        "--show-failures", action="store_true", help="print the failing messages (never for B, G or H while tuning)"
+        "--show-failures", action="store_true", help="print the failing messages (never for B, G, H or I while tuning)"
     )
     args = parser.parse_args(argv)
     corpus = CORPORA[args.corpus]
