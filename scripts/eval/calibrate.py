@@ -400,9 +400,9 @@ async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[
     trees, trees_report, trees_oof = _fit_trees(x, y, FEATURES, folds)
     assert linear.classes == trees.classes
     right = np.array(linear.classes)[((linear_oof + trees_oof) / 2).argmax(axis=1)] == y
-    owners = np.array(names)
+    corpus_of = np.array(names)
     report = {"cv_accuracy": round(float(right.mean()), 3),
-              "cv_accuracy_per_corpus": {c: round(float(right[owners == c].mean()), 3) for c in sorted(set(names))},
+              "cv_accuracy_per_corpus": {c: round(float(right[corpus_of == c].mean()), 3) for c in sorted(set(names))},
               "linear": linear_report, "trees": trees_report, "folds": len(folds)}  # fmt: skip
     model = MeanOf((linear, trees))
     report["messages"] = len(labels)
@@ -422,10 +422,10 @@ async def _answer_gate(
             rows.append([values[n] for n in names])
             labels.append(label)
             owners.append(corpus.name)
-    x, y = np.array(rows), np.array(labels)
+    x, y, corpus_of = np.array(rows), np.array(labels), np.array(owners)
     # The threshold is read off out-of-fold probabilities: in-sample ones are optimistic, and a
     # threshold set on them refuses more answerable questions on a corpus the gate has not seen.
-    model, report, oof = _fit(x, y, names, _folds(y, np.array(owners)))
+    model, report, oof = _fit(x, y, names, _folds(y, corpus_of))
     p_answer = oof[:, model.classes.index("answer")]
     positives = np.sort(p_answer[y == "answer"])
     threshold = float(positives[int(np.floor(MAX_REFUSED * len(positives)))]) - 1e-6
@@ -434,7 +434,7 @@ async def _answer_gate(
         "answerable_refused": round(float((p_answer[y == "answer"] < threshold).mean()), 3),
         "unanswerable_caught": round(float((p_answer[y == "none"] < threshold).mean()), 3),
         "unanswerable_caught_per_corpus": {
-            c: round(float((p_answer[(y == "none") & (np.array(owners) == c)] < threshold).mean()), 3)
+            c: round(float((p_answer[(y == "none") & (corpus_of == c)] < threshold).mean()), 3)
             for c in sorted(set(owners))
         },
         "answerable": int((y == "answer").sum()),
