@@ -45,6 +45,10 @@ def bot_messages(page: Page) -> Locator:
 
 def ask(page: Page, text: str) -> Locator:
     """Type a message, press Enter, wait until the reply has finished streaming; return the reply."""
+    # The reply shows (aria-busy false) when its last event arrives; the page takes a new message once
+    # the stream has closed too, as a visitor sees by the send button coming back. Enter before that is
+    # ignored, so wait for it as they would.
+    expect(page.get_by_role("button", name="Отправить", exact=True)).to_be_enabled()
     before = bot_messages(page).count()
     box = message_box(page)
     box.fill(text)
