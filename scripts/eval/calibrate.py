@@ -378,6 +378,11 @@ async def _niche_confidence(
     return model, (round(threshold, 4) if threshold <= 1.0 else None), report
 
 
+def _per_corpus(hits: np.ndarray, corpus_of: np.ndarray) -> dict[str, float]:
+    """The share of true ``hits`` among each corpus's rows (``corpus_of``: the corpus of each row)."""
+    return {str(c): round(float(hits[corpus_of == c].mean()), 3) for c in np.unique(corpus_of)}
+
+
 async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[MeanOf, dict[str, Any]]:
     rows, labels, names = [], [], []
     for corpus, kb in corpora:
@@ -394,15 +399,13 @@ async def _router(corpora: list[tuple[TrainingCorpus, KnowledgeBase]]) -> tuple[
             rows.append([values.get(name, 0.0) for name in FEATURES])
             labels.append(case["scenario"])
             names.append(corpus.name)
-    x, y = np.array(rows), np.array(labels)
-    folds = _folds(y, np.array(names))
+    x, y, corpus_of = np.array(rows), np.array(labels), np.array(names)
+    folds = _folds(y, corpus_of)
     linear, linear_report, linear_oof = _fit(x, y, FEATURES, folds)
     trees, trees_report, trees_oof = _fit_trees(x, y, FEATURES, folds)
     assert linear.classes == trees.classes
     right = np.array(linear.classes)[((linear_oof + trees_oof) / 2).argmax(axis=1)] == y
-    corpus_of = np.array(names)
-    report = {"cv_accuracy": round(float(right.mean()), 3),
-              "cv_accuracy_per_corpus": {c: round(float(right[corpus_of == c].mean()), 3) for c in sorted(set(names))},
+    report = {"cv_accuracy": round(float(right.mean()), 3), "cv_accuracy_per_corpus": _per_corpus(right, corpus_of),
               "linear": linear_report, "trees": trees_report, "folds": len(folds)}  # fmt: skip
     model = MeanOf((linear, trees))
     report["messages"] = len(labels)
@@ -433,10 +436,7 @@ async def _answer_gate(
         "threshold": round(threshold, 4),
         "answerable_refused": round(float((p_answer[y == "answer"] < threshold).mean()), 3),
         "unanswerable_caught": round(float((p_answer[y == "none"] < threshold).mean()), 3),
-        "unanswerable_caught_per_corpus": {
-            c: round(float((p_answer[(y == "none") & (corpus_of == c)] < threshold).mean()), 3)
-            for c in sorted(set(owners))
-        },
+        "unanswerable_caught_per_corpus": _per_corpus(p_answer[y == "none"] < threshold, corpus_of[y == "none"]),
         "answerable": int((y == "answer").sum()),
         "unanswerable": int((y == "none").sum()),
     }
