@@ -51,6 +51,7 @@ class Runtime:
         )
 
     async def aclose(self) -> None:
+        await self.engine.aclose()
         await self.knowledge.aclose()
         await self.redis.aclose()
         await self.db_engine.dispose()

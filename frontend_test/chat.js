@@ -258,12 +258,22 @@
 
   // --- one turn -----------------------------------------------------------------------------
   let busy = false;
+  // Enter pressed while a turn is open (a reply can show a moment before its stream closes): the text
+  // stays in the box and goes out once the turn has ended with a reply. After a failed turn the
+  // visitor reads the notice and decides.
+  let sendWhenFree = false;
   function setBusy(on) {
     busy = on;
     sendBtn.disabled = on;
     uploadBtn.disabled = on;
     if (!recorder) recordBtn.disabled = on;
     log.querySelectorAll(".chips button").forEach((b) => { if (on) b.disabled = true; });
+  }
+  function endTurn(replied) {
+    setBusy(false);
+    const queued = sendWhenFree;
+    sendWhenFree = false;
+    if (queued && replied) form.requestSubmit();
   }
 
   function parseSSE(buffer, onEvent) {
@@ -319,8 +329,8 @@
       }
       showNotice(err instanceof TurnError ? err.message : "Нет связи с сервером. Проверьте подключение и попробуйте ещё раз.");
     } finally {
-      setBusy(false);
       input.focus();
+      endTurn(replied);
     }
   }
 
@@ -351,7 +361,7 @@
       if (!replied) { msg.remove(); mine.classList.add("msg--failed"); }
       showNotice(err instanceof TurnError ? err.message : "Нет связи с сервером. Проверьте подключение и попробуйте ещё раз.");
     } finally {
-      setBusy(false);
+      endTurn(replied);
     }
   }
 
@@ -474,7 +484,7 @@
     const text = input.value.trim();
     if (!text) { showNotice("Введите сообщение."); input.focus(); return; }
     if (text.length > MAX_CHARS) { showNotice(`Сообщение длиннее ${MAX_CHARS} символов — сократите его.`); return; }
-    if (busy) return;
+    if (busy) { sendWhenFree = true; return; }
     input.value = "";
     autosize();
     send(text);

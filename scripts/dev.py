@@ -34,9 +34,7 @@ def start_workers(
     ``output`` (e.g. ``subprocess.DEVNULL``) replaces the inherited stdout/stderr.
     """
     return [
-        subprocess.Popen(
-            argv, cwd=ROOT_DIR, env=env, start_new_session=True, stdout=output, stderr=output
-        )
+        subprocess.Popen(argv, cwd=ROOT_DIR, env=env, start_new_session=True, stdout=output, stderr=output)
         for argv in commands
     ]
 

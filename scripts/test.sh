@@ -3,7 +3,7 @@
 #   1. system services: PostgreSQL and Redis reachable (installed and started with apt-get when
 #      run as root on Debian/Ubuntu; otherwise a precise message says what is missing);
 #   2. the virtualenv with the pinned requirements;
-#   3. ruff, mypy (strict on backend/), the import-layer contracts (import-linter) and pytest.
+#   3. ruff (lint and format), mypy (strict on backend/), the import-layer contracts (import-linter) and pytest.
 # Point at existing servers with TEST_POSTGRES_URL (an admin DSN allowed to CREATE DATABASE) and
 # TEST_REDIS_URL (a Redis database the tests may flush).
 source "$(dirname "$0")/_venv.sh"
@@ -17,6 +17,7 @@ ensure_redis
 
 echo "==> ruff"
 "$VENV/bin/ruff" check --no-cache backend tests scripts alembic
+"$VENV/bin/ruff" format --check --no-cache backend tests scripts alembic
 echo "==> mypy (strict on backend/)"
 "$VENV/bin/mypy" backend
 echo "==> import layers (import-linter contracts in pyproject.toml)"

@@ -79,7 +79,9 @@ class SeaweedS3:
             "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={self.config}",
         ]  # fmt: skip
         log = (self.workdir / "weed.log").open("ab")
-        self.process = subprocess.Popen(argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         wait_for(lambda: port_open(self.ports["s3"]), timeout, "SeaweedFS S3 to listen")
         probe = self.store("readiness")

@@ -72,6 +72,9 @@ class TurnEngine:
         self.system_prompt = self.texts.render_prompt((scenario_dir / "system.md").read_text(encoding="utf-8"))
         self.history_char_budget = history_char_budget
 
+    async def aclose(self) -> None:
+        await self.model.aclose()
+
     def _messages(self, turn: TurnInput, funnel: FunnelState) -> list[Message]:
         context = {
             "authenticated": turn.caller.is_authenticated,

@@ -60,6 +60,28 @@ def test_enter_sends_shift_enter_breaks_line_and_focus_returns(page: Page) -> No
     expect(page.get_by_role("log", name="Переписка")).to_be_visible()
 
 
+def test_enter_pressed_while_a_reply_is_on_its_way_sends_after_it(page: Page) -> None:
+    # Both Enters in one task of the page, so the second surely comes while the first turn is open
+    # (as when a visitor presses Enter the moment a reply shows, before its stream has closed).
+    page.evaluate(
+        """() => {
+          const box = document.getElementById("message");
+          const enter = () => box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+          box.value = "Какие есть тарифы?";
+          enter();
+          box.value = "Как вернуть деньги?";
+          enter();
+        }"""
+    )
+    expect(page.locator("#log .msg--me")).to_have_text(
+        [re.compile("Какие есть тарифы"), re.compile("Как вернуть деньги")]
+    )
+    expect(bot_messages(page)).to_have_count(3)  # the welcome and one reply to each
+    expect(bot_messages(page).last).to_have_attribute("aria-busy", "false")
+    expect(bot_messages(page).last.locator(".msg__text")).to_contain_text("верн")
+    expect(message_box(page)).to_have_value("")
+
+
 def test_quick_reply_chip_sends_its_question(page: Page) -> None:
     page.get_by_role("group", name="Быстрые вопросы").get_by_role("button", name="Какие есть тарифы?").click()
     expect(page.locator("#log .msg--me")).to_have_text(["Вы: Какие есть тарифы?"])

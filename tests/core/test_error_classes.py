@@ -62,8 +62,9 @@ async def test_other_integrity_errors_and_programming_errors_are_500(settings: S
     token = request_id_var.set("req-classify-1")
     try:
         broken_reference = await _raised(
-            settings, "INSERT INTO messages (id, session_id, role, text, metadata, created_at) "
-            "VALUES (gen_random_uuid(), gen_random_uuid(), 'user', 'x', '{}', now())"
+            settings,
+            "INSERT INTO messages (id, session_id, role, text, metadata, created_at) "
+            "VALUES (gen_random_uuid(), gen_random_uuid(), 'user', 'x', '{}', now())",
         )
         status, body, _ = classify(broken_reference, "/test")
         assert (status, body["error_code"]) == (500, "INTERNAL_ERROR")
@@ -142,4 +143,7 @@ async def test_a_duplicate_registration_race_is_409_over_http(settings: Settings
         )  # fmt: skip
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * 9, [r.text for r in responses]
-    assert {r.json()["error_code"] for r in responses if r.status_code == 409} <= {"USER_ALREADY_EXISTS", "ALREADY_EXISTS"}
+    assert {r.json()["error_code"] for r in responses if r.status_code == 409} <= {
+        "USER_ALREADY_EXISTS",
+        "ALREADY_EXISTS",
+    }

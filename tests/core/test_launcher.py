@@ -45,7 +45,9 @@ def test_stopping_the_launcher_stops_its_redis_and_it_starts_again(tmp_path: Pat
             deadline = time.monotonic() + 10
             while _running(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert not _running(pid), f"the embedded redis-server (pid {pid}) outlived the launcher:\n{server.log()[-2000:]}"
+            assert not _running(pid), (
+                f"the embedded redis-server (pid {pid}) outlived the launcher:\n{server.log()[-2000:]}"
+            )
             assert not (server.var_dir / "redis" / "redis.sock").exists()
             assert "embedded redis stopped" in server.log()
     finally:

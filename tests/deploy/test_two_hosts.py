@@ -155,7 +155,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iter
             for host in hosts:
                 host.root.mkdir(parents=True, exist_ok=True)
             settings_a = make_settings(
-                root, **{k: v for k, v in a.env.items() if k in shared or k in ("VAR_DIR", "KNOWLEDGE_DIR", "MEDIA_DIR")}
+                root,
+                **{k: v for k, v in a.env.items() if k in shared or k in ("VAR_DIR", "KNOWLEDGE_DIR", "MEDIA_DIR")},
             )
             build_index(settings_a)  # "reindex on host A": vectors to Chroma, the generation to Redis
             a.start_api()

@@ -27,7 +27,9 @@ tags: [экспорт, таблица]
 """
 
 
-def hosts(own_index: Callable[..., Settings], tmp_path: Path, redis_url: str, **extra: object) -> tuple[Settings, Settings]:
+def hosts(
+    own_index: Callable[..., Settings], tmp_path: Path, redis_url: str, **extra: object
+) -> tuple[Settings, Settings]:
     prefix = f"leadinc-test:{uuid.uuid4().hex}"
     shared = {"INDEX_STORE": "redis", "REDIS_URL": redis_url, "INDEX_REDIS_PREFIX": prefix, **extra}
     return (
@@ -82,7 +84,9 @@ async def test_a_reindex_on_host_a_is_served_by_host_b_within_5_s(
     names = VectorStore(host_a).collection_names()
     assert f"{host_a.CHROMA_FAQ_COLLECTION}__{first.generation}" in names
     shared = SharedIndex(host_a)
-    assert [m.generation for m in shared.expired(now=time.time() + host_a.INDEX_GRACE_SECONDS + 1)] == [first.generation]
+    assert [m.generation for m in shared.expired(now=time.time() + host_a.INDEX_GRACE_SECONDS + 1)] == [
+        first.generation
+    ]
     assert shared.expired() == []
 
 

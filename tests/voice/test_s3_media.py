@@ -79,7 +79,9 @@ def s3_worker(
     worker.stop()
 
 
-def s3_settings(settings: Settings, tmp_path: Path, redis: RedisServer, seaweed: SeaweedS3, speech: SpeechStandIn) -> Settings:
+def s3_settings(
+    settings: Settings, tmp_path: Path, redis: RedisServer, seaweed: SeaweedS3, speech: SpeechStandIn
+) -> Settings:
     return derive_settings(
         settings,
         tmp_path,

@@ -34,6 +34,9 @@ class OfflineChatModel:
         self.niche_probe = niche_probe
         self._texts = texts or VisitorTexts()
 
+    async def aclose(self) -> None:
+        """Nothing to release: the router and the probe belong to the knowledge base."""
+
     @staticmethod
     def _read(messages: list[Message]) -> tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]]]:
         context: dict[str, Any] = {}

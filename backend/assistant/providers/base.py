@@ -55,3 +55,7 @@ class ChatModel(Protocol):
     def stream(self, messages: list[Message], tools: list[dict[str, Any]]) -> AsyncIterator[StreamEvent]:
         """Yield ``TextDelta`` for content as it arrives, then exactly one ``ModelResponse``."""
         ...
+
+    async def aclose(self) -> None:
+        """Release the connections it holds (the process is shutting down)."""
+        ...

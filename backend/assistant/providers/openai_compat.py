@@ -1,7 +1,10 @@
 """Any OpenAI-compatible chat-completions server (OpenAI, vLLM, Ollama, llama.cpp, LocalAI).
 
 Retries with exponential backoff on 429, 5xx, timeouts and connection errors are the SDK's own
-(``max_retries``); whatever still fails becomes ``ModelError`` and the engine falls back.
+(``max_retries``); whatever still fails becomes ``ModelError`` and the engine falls back. The SDK
+sends over its aiohttp transport (``DefaultAioHttpClient``, the ``aiohttp`` extra) rather than its
+default httpx2 pool, whose per-request connection scan cost 1.5-3 ms of CPU per call with hundreds of
+calls in flight against 0.8-1.4 ms (BENCHMARKS.md, "Turn cost").
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from backend.assistant.providers.base import Message, ModelError, ModelResponse, StreamEvent, TextDelta, ToolCall, Usage
 
@@ -32,7 +35,11 @@ class OpenAIChatModel:
         self.model = model
         self._temperature = temperature
         self._client = AsyncOpenAI(
-            api_key=api_key or "not-needed", base_url=base_url or None, timeout=timeout, max_retries=max_retries
+            api_key=api_key or "not-needed",
+            base_url=base_url or None,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=DefaultAioHttpClient(timeout=timeout),
         )
 
     async def aclose(self) -> None:
