@@ -16,7 +16,6 @@ from backend.assistant.offline.niche_probe import make_niche_probe
 from backend.assistant.offline.router import OfflineRouter
 from backend.assistant.ports import CodesPort, KnowledgePort, MailerPort
 from backend.assistant.providers.base import ChatModel
-from backend.assistant.providers.openai_compat import OpenAIChatModel
 from backend.assistant.texts import VisitorTexts
 from backend.assistant.tools.base import ToolRegistry
 from backend.assistant.tools.knowledge import KNOWLEDGE_TOOLS
@@ -59,6 +58,9 @@ def build_offline_model(
 def build_model(settings: Settings, offline: ChatModel) -> ChatModel:
     if not settings.OPENAI_API_KEY and not settings.OPENAI_BASE_URL:
         return offline
+    # imported only when configured: the OpenAI SDK is ~13 MiB of an offline API worker (BENCHMARKS.md)
+    from backend.assistant.providers.openai_compat import OpenAIChatModel
+
     return OpenAIChatModel(
         api_key=settings.OPENAI_API_KEY,
         base_url=settings.OPENAI_BASE_URL or None,

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
-import openai
 
 from backend.core.config import Settings
 from backend.core.errors import ServiceUnavailable
@@ -120,7 +119,11 @@ class E5Embedder:
 
 
 class OpenAIEmbedder:
+    """The SDK is imported when this provider is built: it is ~13 MiB of a process that does not use it."""
+
     def __init__(self, *, api_key: str, base_url: str | None, model: str, timeout: float, max_retries: int) -> None:
+        import openai
+
         self.model = model
         self.model_id = f"openai:{base_url or 'api.openai.com'}:{model}"
         self._client = openai.OpenAI(
@@ -128,6 +131,8 @@ class OpenAIEmbedder:
         )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import openai
+
         rows: list[list[float]] = []
         for start in range(0, len(texts), BATCH):
             batch = list(texts[start : start + BATCH])

@@ -160,13 +160,15 @@ async def measure_ttfd(stack: Stack, path: str, sessions: list[str], sequential:
 
 
 def start_profilers(stack: Stack, py_spy: str, seconds: float, out: Path) -> list[subprocess.Popen[bytes]]:
-    """py-spy (not a project dependency: give its path) on every API worker, collapsed stacks."""
+    """py-spy (not a project dependency: give its path) on every API worker, collapsed stacks of the
+    thread holding the GIL (py-spy's idle detection does not work on every machine, and without
+    ``--gil`` the samples include threads waiting for it)."""
     out.mkdir(parents=True, exist_ok=True)
     api = stack.procs["api"].pid
     workers = [p for p in descendants(api) if p != api and not is_helper(p)]
     profilers = []
     for pid in workers:
-        argv = [py_spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100", "--nonblocking"]
+        argv = [py_spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100", "--nonblocking", "--gil"]
         argv += ["-f", "raw", "-o", str(out / f"worker_{pid}.txt")]
         profilers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     print(f"    profiling {len(workers)} API workers with py-spy into {out}", flush=True)

@@ -7,7 +7,6 @@ from backend.voice.constants import PROVIDER_TIMEOUT_SECONDS
 from backend.voice.exceptions import ProviderNotConfigured
 from backend.voice.stt.base import SpeechToText
 from backend.voice.stt.local import LocalWhisperTranscriber
-from backend.voice.stt.openai import OpenAITranscriber
 
 
 def stt_endpoint(settings: Settings) -> tuple[str, str]:
@@ -35,6 +34,8 @@ def build_stt(settings: Settings) -> SpeechToText:
     if problem:
         raise ProviderNotConfigured(problem)
     base_url, api_key = stt_endpoint(settings)
+    from backend.voice.stt.openai import OpenAITranscriber  # the OpenAI SDK only when configured
+
     return OpenAITranscriber(
         api_key=api_key, base_url=base_url or None, model=settings.STT_MODEL, timeout=PROVIDER_TIMEOUT_SECONDS
     )

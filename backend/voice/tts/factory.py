@@ -7,7 +7,6 @@ from backend.voice.constants import PROVIDER_TIMEOUT_SECONDS
 from backend.voice.tts.base import TextToSpeech
 from backend.voice.tts.elevenlabs import ElevenLabsSynthesizer
 from backend.voice.tts.espeak import EspeakSynthesizer
-from backend.voice.tts.openai import OpenAISynthesizer
 
 
 def build_tts(settings: Settings) -> TextToSpeech:
@@ -21,6 +20,8 @@ def build_tts(settings: Settings) -> TextToSpeech:
             timeout=PROVIDER_TIMEOUT_SECONDS,
         )
     if settings.TTS_PROVIDER == "openai":
+        from backend.voice.tts.openai import OpenAISynthesizer  # the OpenAI SDK only when configured
+
         return OpenAISynthesizer(
             api_key=settings.OPENAI_API_KEY,
             base_url=settings.OPENAI_BASE_URL or None,
