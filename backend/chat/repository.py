@@ -77,7 +77,7 @@ class Recent:
     """What a turn reads before it stores the visitor's message, in one query."""
 
     history: list[tuple[str, str]]  # the newest messages as (role, text), oldest first
-    handoff_state: str | None  # the session row's; None when no message came back (none yet)
+    handoff_state: str | None  # the session row's; None when the query could not tell (no message yet)
     last_fell_back: bool | None  # whether the newest assistant message fell back; None: none among them
 
 
@@ -90,16 +90,20 @@ async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -
 
 
 def _recent(rows: Sequence[Sequence[Any]], limit: int) -> Recent:
-    fell_back = next((bool(flag) for role, _, flag, _ in rows if role == "assistant"), None)
+    """``rows``: the newest messages first as (role, text, fallback flag, the session's handoff state);
+    a session without messages may come back as one row with only the handoff state."""
+    messages = [row for row in rows if row[0] is not None]
+    fell_back = next((bool(flag) for role, _, flag, _ in messages if role == "assistant"), None)
     return Recent(
-        history=[(role, text) for role, text, _, _ in reversed(rows)],
+        history=[(role, text) for role, text, _, _ in reversed(messages)],
         handoff_state=rows[0][3] if rows else None,
-        last_fell_back=False if fell_back is None and len(rows) < limit else fell_back,
+        last_fell_back=False if fell_back is None and len(messages) < limit else fell_back,
     )
 
 
 # ``recent_messages`` then the visitor's message stored, as one statement: a data-modifying CTE runs on
-# the statement's snapshot, so the history is read as it was before the insert. $1 session, $2 limit,
+# the statement's snapshot, so the history is read as it was before the insert. The session's handoff
+# state comes back even when it has no message yet (one row of nulls besides it). $1 session, $2 limit,
 # $3 message id, $4 user, $5 text, $6 created at.
 _RECENT_AND_ADD = """
 WITH recent AS (
@@ -109,8 +113,9 @@ WITH recent AS (
     INSERT INTO messages (id, session_id, user_id, role, text, scenario, metadata, created_at)
     VALUES ($3, $1, $4, 'user', $5, NULL, '{}', $6)
 )
-SELECT role, text, fallback, (SELECT handoff_state FROM chat_sessions WHERE id = $1) FROM recent
-ORDER BY created_at DESC, id DESC
+SELECT recent.role, recent.text, recent.fallback, (SELECT handoff_state FROM chat_sessions WHERE id = $1)
+FROM (VALUES (1)) AS session (one) LEFT JOIN recent ON true
+ORDER BY recent.created_at DESC, recent.id DESC
 """
 
 

@@ -131,23 +131,14 @@ class ChatService:
         if stored is not None and stored.chat_session_id == state.chat_session_id:
             state.data = stored.data  # what the previous turn of this session left
 
-        if state.stored:  # the history and the visitor's message in one round trip when nothing is pending
-            recent, message = await repository.recent_and_add(
-                db,
-                session_id=state.chat_session_id,
-                user_id=state.user_id,
-                text=text,
-                limit=self._settings.HISTORY_TURNS,
-            )
-        else:  # the session's first message: its row first
-            recent = await repository.recent_messages(db, state.chat_session_id, self._settings.HISTORY_TURNS)
-            await ensure_stored(db, state)
-            message = await repository.add_message(
-                db, session_id=state.chat_session_id, user_id=state.user_id, role="user", text=text
-            )
+        await ensure_stored(db, state)  # the session's first message: its row first
+        # The history and the visitor's message in one statement (one round trip when nothing is pending).
+        recent, message = await repository.recent_and_add(
+            db, session_id=state.chat_session_id, user_id=state.user_id, text=text, limit=self._settings.HISTORY_TURNS
+        )
         # The handoff state and the last reply's fallback flag came with the history; PostgreSQL is asked
-        # only when the history could not tell (no message yet; no assistant message among them), and
-        # before the commit: a query after it would hold a pooled connection through the model call.
+        # only when it could not tell (another driver and no message yet; no assistant message among the
+        # newest), and before the commit: a query after it would hold a pooled connection through the model call.
         handoff = Handoff(db, self._settings)
         handoff_state = recent.handoff_state or await handoff.state(state.chat_session_id)
         previous_fell_back = recent.last_fell_back

@@ -96,6 +96,35 @@ async def test_a_turn_reads_once_writes_twice_and_makes_two_redis_round_trips(
     assert redis[0] == 2
 
 
+async def test_a_sessions_first_turn_stores_its_row_then_the_rest_as_an_ordinary_turn(
+    settings: Settings, app_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first message of a session that has no row yet (a visitor who only opened the page): the row,
+    then the history and the message in one statement, which also brings the new row's handoff state,
+    so nothing asks for it again."""
+    app = await app_factory(settings)
+    port = make_url(settings.DATABASE_URL).port or 5432
+    async with client_for(app) as other:  # the pool's connection opened and its statements prepared
+        warm = await other.post("/ai/chat", json={"message": "Как оплатить?"})
+        assert warm.status_code == 200, warm.text
+    async with client_for(app) as visitor:
+        started = await visitor.get("/auth/session")
+        assert started.status_code == 200, started.text
+        with statements(app) as sql, writes_to_port(port, monkeypatch) as pg:
+            first = await visitor.post("/ai/chat", json={"message": "Сколько стоит подписка?"})
+        assert first.status_code == 200 and first.json()["scenario"] == "FAQ", first.text
+        state = await app.state.runtime.chat_service()._store.load(visitor.cookies[settings.SESSION_COOKIE_NAME])
+    assert state is not None and state.stored
+    # Through SQLAlchemy: the session's row (INSERT ... ON CONFLICT DO NOTHING), then the reply.
+    assert sql == ["INSERT", "INSERT"]
+    # BEGIN, the row, the history with the visitor's message, COMMIT; BEGIN, the reply, COMMIT
+    assert pg[0] == 7
+    async with app.state.db_factory() as db:
+        recent = await repository.recent_messages(db, state.chat_session_id, 20)
+    assert [role for role, _ in recent.history] == ["user", "assistant"]
+    assert recent.handoff_state == "assistant"
+
+
 async def test_the_history_and_the_message_in_one_statement_read_what_was_there_before(
     settings: Settings, app_factory: Any
 ) -> None:
