@@ -170,13 +170,46 @@ class Server:
         raise RuntimeError(f"server not ready after {timeout} s; see {self._log.name}")
 
     def stop(self) -> None:
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
+        _terminate(self._proc, 15)
         self._log.close()
+
+
+class StandIn:
+    """The OpenAI-compatible stand-in of the test suite (``tests/openai_standin.py``) in its own process,
+    answering every chat completion after ``delay`` seconds, on a free port, until stopped."""
+
+    def __init__(self, delay: float, log: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._log = log.open("w")
+        argv = [sys.executable, "-m", "scripts.bench.openai_latency", "--serve-standin", str(self.port)]
+        argv += ["--delay", str(delay)]
+        self.proc = subprocess.Popen(argv, cwd=ROOT_DIR, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the stand-in exited with {self.proc.returncode}; see {self._log.name}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the stand-in did not start in {timeout} s; see {self._log.name}")
+
+    def stop(self) -> None:
+        _terminate(self.proc, 10)
+        self._log.close()
+
+
+def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
 
 
 @dataclass

@@ -42,13 +42,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.core.config import ROOT_DIR
 from scripts.bench._common import (
     BENCH_VAR_DIR,
     MESSAGES,
+    StandIn,
     ThrowawayDatabase,
     flush_redis,
-    free_port,
     machine,
     percentiles,
     prepare_index,
@@ -178,17 +177,13 @@ def start_profilers(stack: Stack, py_spy: str, seconds: float, out: Path) -> lis
 def run_phase(name: str, args: argparse.Namespace, database_url: str, workdir: Path) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     extra: dict[str, str] = dict(args.env)
-    standin: subprocess.Popen[bytes] | None = None
+    standin: StandIn | None = None
     conns_list = args.offline_conns if name == "offline" else args.openai_conns
     if name == "openai":
-        port = free_port()
-        argv = [sys.executable, "-m", "scripts.bench.openai_latency", "--serve-standin", str(port)]
-        argv += ["--delay", str(args.delay)]
-        with (workdir / "standin.log").open("w") as out:
-            standin = subprocess.Popen(argv, cwd=ROOT_DIR, stdout=out, stderr=subprocess.STDOUT)
+        standin = StandIn(args.delay, workdir / "standin.log")
         extra |= {
             "OPENAI_API_KEY": "sk-bench",
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+            "OPENAI_BASE_URL": standin.base_url,
             "OPENAI_TIMEOUT_SECONDS": "60",
             "OPENAI_MAX_RETRIES": "0",
         }
@@ -210,7 +205,7 @@ def run_phase(name: str, args: argparse.Namespace, database_url: str, workdir: P
                 profiling = []
                 if args.py_spy and target == "product" and conns == args.profile_conns:
                     profiling = start_profilers(stack, args.py_spy, args.seconds, args.profile_dir / f"{name}_{conns}")
-                groups = stack.process_groups(standin.pid if standin is not None else None)
+                groups = stack.process_groups(standin.proc.pid if standin is not None else None)
                 cpu_before = {role: cpu_seconds(pids) for role, pids in groups.items()}
                 try:
                     figures = run_wrk(stack, path, conns, args.seconds, sessions, log, args.unique_messages)
@@ -240,12 +235,7 @@ def run_phase(name: str, args: argparse.Namespace, database_url: str, workdir: P
     finally:
         stack.stop()
         if standin is not None:
-            standin.terminate()
-            try:
-                standin.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                standin.kill()
-                standin.wait(timeout=5)
+            standin.stop()
     return phase
 
 

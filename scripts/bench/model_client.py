@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import time
 from typing import Any
 
-import httpx
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
-from scripts.bench._common import free_port, machine
+from scripts.bench._common import BENCH_VAR_DIR, StandIn, machine
 
 TRANSPORTS = ("httpx2", "aiohttp")
 MESSAGES = [{"role": "system", "content": "Ты консультант сервиса заявок. " * 100}] + [
@@ -68,17 +65,6 @@ async def _run(args: argparse.Namespace, base_url: str) -> None:
             print(f"concurrency {concurrency}, round {round_no}: ms CPU per call: " + ", ".join(figures), flush=True)
 
 
-def _wait_until_up(base_url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(base_url.removesuffix("/v1") + "/docs", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit("the stand-in did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=1500)
@@ -87,16 +73,13 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.05, help="seconds the stand-in waits before answering")
     parser.add_argument("--stream", action="store_true")
     args = parser.parse_args()
-    port = free_port()
-    command = [sys.executable, "-m", "scripts.bench.openai_latency", "--serve-standin", str(port)]
-    standin = subprocess.Popen([*command, "--delay", str(args.delay)], stderr=subprocess.DEVNULL)
-    base_url = f"http://127.0.0.1:{port}/v1"
+    BENCH_VAR_DIR.mkdir(parents=True, exist_ok=True)
+    standin = StandIn(args.delay, BENCH_VAR_DIR / "model_client_standin.log")
     try:
-        _wait_until_up(base_url)
-        asyncio.run(_run(args, base_url))
+        standin.wait_ready()
+        asyncio.run(_run(args, standin.base_url))
     finally:
-        standin.terminate()
-        standin.wait()
+        standin.stop()
 
 
 if __name__ == "__main__":

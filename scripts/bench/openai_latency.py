@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,10 +30,10 @@ from backend.core.config import ROOT_DIR
 from scripts.bench._common import (
     BENCH_VAR_DIR,
     Server,
+    StandIn,
     ThrowawayDatabase,
     app_env,
     flush_redis,
-    free_port,
     machine,
     percentiles,
     prepare_index,
@@ -135,28 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     flush_redis()
     logs = BENCH_VAR_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    standin = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scripts.bench.openai_latency",
-            "--serve-standin",
-            str(port),
-            "--delay",
-            str(args.delay),
-        ],
-        cwd=ROOT_DIR,
-        stdout=(logs / "standin.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    standin = StandIn(args.delay, logs / "standin.log")
     results = []
     try:
         with ThrowawayDatabase() as database:
             env = app_env(
                 database.url,
                 OPENAI_API_KEY="sk-bench",
-                OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1",
+                OPENAI_BASE_URL=standin.base_url,
                 OPENAI_TIMEOUT_SECONDS="60",
                 OPENAI_MAX_RETRIES="0",
             )
@@ -174,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 server.stop()
     finally:
-        standin.terminate()
-        standin.wait(timeout=10)
+        standin.stop()
     print(f"\nstand-in answers after {args.delay:.1f} s; {args.conversations} visitors send one turn each at t=0")
     for result in results:
         print(result.describe())
