@@ -43,6 +43,17 @@ async def test_faq_follow_up_reuses_the_current_article(client: httpx.AsyncClien
     assert follow["sources"][0]["article_id"] == first["sources"][0]["article_id"]
 
 
+async def test_a_new_question_that_starts_like_a_follow_up_is_answered_for_itself(client: httpx.AsyncClient) -> None:
+    question = "а как вернуть деньги, если сервис не подошёл?"
+    alone = await say(client, question)  # the question in a conversation of its own
+    client.cookies.clear()  # a new conversation
+    crm = await say(client, "есть ли интеграция с amoCRM?")
+    after_crm = await say(client, question)
+    assert alone["scenario"] == after_crm["scenario"] == "FAQ"
+    assert alone["sources"] and alone["sources"][0]["article_id"] != crm["sources"][0]["article_id"]
+    assert after_crm["sources"][0]["article_id"] == alone["sources"][0]["article_id"]
+
+
 async def test_offtopic_is_short_and_steers_back(client: httpx.AsyncClient) -> None:
     reply = await say(client, "расскажи анекдот")
     assert reply["scenario"] == "OFFTOPIC"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from backend.knowledge.normalize import to_cyrillic
+from backend.knowledge.normalize import STOP_WORDS, to_cyrillic
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -84,6 +84,12 @@ SMALLTALK = _rx(
 )
 AFFIRM = _rx(r"^(да|ага|угу|давай\w*|конечно|хочу|ок|окей|okay|ok|yes|покаж\w*|го|можно)( \w+){0,2}$")
 FOLLOW_UP = _rx(r"^(да|ага|подробнее|а как|а что|расскаж\w* подробн\w*|еще|и)\b")
+# What a bare follow-up may add to its cue: asking for more, not a new question. «а как вернуть
+# деньги?» after an article on prices starts like a follow-up but asks something of its own.
+MORE_PLEASE = _rx(
+    r"^(подробн\w*|поподробн\w*|детальн\w*|детал\w*|расскаж\w*|объясн\w*|поясн\w*|пожалуйста|плиз|"
+    r"больше|дальше|ну|так|именно|ага|угу)$"
+)
 _CONSONANT_RUN = _rx(r"[бвгджзйклмнпрстфхцчшщ]{4,}|[bcdfghjklmnpqrstvwxz]{4,}")
 
 
@@ -107,7 +113,7 @@ class Cues:
     bot_address: bool
     smalltalk: bool
     affirm: bool
-    follow_up: bool
+    follow_up: bool  # a bare follow-up: the cue and nothing of its own
     gibberish: bool
 
     @property
@@ -138,6 +144,14 @@ def read_cues(text: str) -> Cues:
         bot_address=bool(BOT_ADDRESS.search(norm)),
         smalltalk=bool(SMALLTALK.match(norm)) or not tokens,
         affirm=bool(AFFIRM.match(norm)),
-        follow_up=bool(FOLLOW_UP.match(norm)),
+        follow_up=_bare_follow_up(norm),
         gibberish=gibberish,
     )
+
+
+def _bare_follow_up(norm: str) -> bool:
+    """A follow-up cue and nothing of its own: only stop words and asking for more after the cue."""
+    cue = FOLLOW_UP.match(norm)
+    if cue is None:
+        return False
+    return all(word in STOP_WORDS or MORE_PLEASE.match(word) for word in norm[cue.end() :].split())
