@@ -41,6 +41,10 @@ async def test_faq_follow_up_reuses_the_current_article(client: httpx.AsyncClien
     follow = await say(client, "подробнее")
     assert follow["scenario"] == "FAQ"
     assert follow["sources"][0]["article_id"] == first["sources"][0]["article_id"]
+    # «more» is the article's sentences not said yet, until the article has nothing more to say
+    assert follow["reply"] and follow["reply"] not in first["reply"] and first["reply"] not in follow["reply"]
+    last = await say(client, "а что ещё?")
+    assert last["sources"] == follow["sources"] and "Это всё" in last["reply"], last
 
 
 async def test_a_new_question_that_starts_like_a_follow_up_is_answered_for_itself(client: httpx.AsyncClient) -> None:

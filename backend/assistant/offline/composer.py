@@ -13,6 +13,7 @@ from backend.knowledge.normalize import stems
 from backend.knowledge.units import sentences
 
 FIRST_ARTICLE_SENTENCES = 2
+MORE_SENTENCES = 3  # a bare follow-up («подробнее») gets this many sentences the visitor has not read yet
 SHARED_PREFIX = 4
 ARTICLES_REMEMBERED = 256  # articles whose sentences and stems are kept (a FAQ has tens to hundreds)
 
@@ -114,6 +115,20 @@ def faq_answer(articles: Sequence[dict[str, Any]], query: str) -> str:
     if not articles:
         return ""
     return " ".join(parts) or str(articles[0].get("title", ""))
+
+
+def faq_more(article: dict[str, Any], said: str) -> str:
+    """A bare follow-up on the current article: its sentences that the conversation's replies did not
+    contain yet, in the article's order; when it has nothing more, says so and offers the rest."""
+    fresh = [sentence for sentence, _ in _sentences(article) if sentence not in said]
+    if fresh:
+        return " ".join(fresh[:MORE_SENTENCES])
+    title = str(article.get("title") or "").strip()
+    subject = f" по теме «{title}»" if title else ""
+    return (
+        f"Это всё, что есть в нашей базе знаний{subject}. Спросите о другом — о тарифах, пробном периоде "
+        "или аналитике по вашей нише."
+    )
 
 
 def faq_not_found(texts: VisitorTexts) -> str:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from backend.assistant.offline import composer
+from backend.assistant.offline.cues import read_cues
 from backend.assistant.offline.niche_probe import NicheProbe
 from backend.assistant.offline.router import OfflineRouter, Route
 from backend.assistant.providers.base import Message, ModelResponse, StreamEvent, TextDelta, ToolCall
@@ -69,7 +70,11 @@ class OfflineChatModel:
             if not articles:
                 return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             sources = [{"article_id": str(a.get("article_id")), "title": a.get("title", "")} for a in articles]
-            return _final("FAQ", "answer", composer.faq_answer(articles, text), sources=sources)
+            if self._more_of_current(text, context, articles):
+                reply = composer.faq_more(articles[0], "\n".join(_earlier_replies(messages)))
+            else:
+                reply = composer.faq_answer(articles, text)
+            return _final("FAQ", "answer", reply, sources=sources)
         if name == "analytics_get_by_niche":
             if result.get("niche"):
                 reply = composer.analytics_answer(result["niche"], str(result.get("analytics", "")))
@@ -82,11 +87,22 @@ class OfflineChatModel:
             return _final("ANALYTICS", "ask_niche", "Не нашёл такую нишу. Опишите, чем занимается ваш бизнес?")
         return self._offtopic(text, messages)
 
+    @staticmethod
+    def _more_of_current(text: str, context: dict[str, Any], articles: list[dict[str, Any]]) -> bool:
+        """The visitor asked for more of the article they were just shown («подробнее»)."""
+        current = context.get("current_article_id")
+        return (
+            len(articles) == 1
+            and current is not None
+            and str(articles[0].get("article_id")) == str(current)
+            and read_cues(text).follow_up
+        )
+
     def _offtopic(self, text: str, messages: list[Message]) -> ModelResponse:
         """Small talk; never the same words as the session's previous reply."""
         last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
-        earlier = [str(m.get("content") or "") for m in messages[:last_user] if m["role"] == "assistant"]
         turn = sum(1 for m in messages[:last_user] if m["role"] == "user")
+        earlier = _earlier_replies(messages)
         reply = composer.offtopic(text, self._texts, earlier[-1] if earlier else "", turn)
         return _final("OFFTOPIC", "answer", reply)
 
@@ -117,6 +133,12 @@ class OfflineChatModel:
             for chunk in chunk_text(response.content, 32):
                 yield TextDelta(chunk)
         yield response
+
+
+def _earlier_replies(messages: list[Message]) -> list[str]:
+    """The session's assistant replies before the visitor's current message, oldest first."""
+    last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    return [str(m.get("content") or "") for m in messages[:last_user] if m["role"] == "assistant"]
 
 
 def _call(name: str, arguments: dict[str, Any]) -> ModelResponse:
