@@ -14,6 +14,7 @@ from backend.api import api_router
 from backend.core.config import ROOT_DIR, Settings, get_settings
 from backend.core.csrf import JsonCSRFMiddleware
 from backend.core.error_handlers import install_error_handlers
+from backend.core.heap import startup_heap_frozen
 from backend.core.inputs import require_body_media_type
 from backend.core.keys import Purpose, derive_secret
 from backend.core.logging import configure_logging
@@ -42,7 +43,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.health = runtime.health
         app.state.engine = runtime.engine
         try:
-            yield
+            with startup_heap_frozen():
+                yield
         finally:
             await runtime.aclose()
 
