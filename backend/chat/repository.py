@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,13 +64,40 @@ async def add_message(
     scenario: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> StoredMessage:
-    """One INSERT, not an ORM object and a flush (every turn stores two; nothing reads them back)."""
+    """One INSERT, not an ORM object and a flush (every turn stores two; nothing reads them back).
+
+    On asyncpg it is sent on the connection ``db`` holds, like ``recent_and_add``: inside the
+    transaction ``db`` has begun (the funnel's account work, flushed first), else as a transaction
+    of its own, one round trip instead of BEGIN, INSERT and COMMIT (the commit that follows then has
+    nothing to send). Other drivers: through ``db``."""
     stored = StoredMessage(id=uuid.uuid4(), created_at=utcnow())
+    driver = await _asyncpg_connection(db)
+    if driver is not None:
+        await db.flush()  # what the ORM holds goes first, in the transaction it begins
+        metadata = json.dumps(meta or {})
+        await driver.execute(
+            _ADD_MESSAGE, stored.id, session_id, user_id, role, text, scenario, metadata, stored.created_at
+        )
+        return stored
     values = {"session_id": session_id, "user_id": user_id, "role": role, "text": text, "scenario": scenario}
     await db.execute(
         _INSERT_MESSAGE, values | {"id": stored.id, "metadata": meta or {}, "created_at": stored.created_at}
     )
     return stored
+
+
+_ADD_MESSAGE = """
+INSERT INTO messages (id, session_id, user_id, role, text, scenario, metadata, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+
+
+async def _asyncpg_connection(db: AsyncSession) -> Any | None:
+    """The asyncpg connection under ``db``'s (the one its unit of work holds), or None on another driver."""
+    connection = await db.connection()
+    if connection.dialect.driver != "asyncpg":
+        return None
+    return (await connection.get_raw_connection()).driver_connection
 
 
 @dataclass(frozen=True)
@@ -130,9 +158,8 @@ async def recent_and_add(
     transaction of its own, one round trip instead of BEGIN, SELECT, INSERT and COMMIT, and the commit
     that follows has nothing to send; when ``db`` has begun (a signed-in caller was read), the statement
     runs in that transaction and commits with it. Other drivers: the two statements through ``db``."""
-    connection = await db.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    if connection.dialect.driver == "asyncpg" and driver is not None:
+    driver = await _asyncpg_connection(db)
+    if driver is not None:
         stored = StoredMessage(id=uuid.uuid4(), created_at=utcnow())
         rows = await driver.fetch(_RECENT_AND_ADD, session_id, limit, stored.id, user_id, text, stored.created_at)
         return _recent(rows, limit), stored

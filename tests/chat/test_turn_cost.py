@@ -86,11 +86,11 @@ async def test_a_turn_reads_once_writes_twice_and_makes_two_redis_round_trips(
         with statements(app) as sql, redis_round_trips(monkeypatch) as redis, writes_to_port(port, monkeypatch) as pg:
             second = await visitor.post("/ai/chat", json={"message": "А есть пробный период?"})
         assert second.status_code == 200 and second.json()["scenario"] == "FAQ", second.text
-    # Through SQLAlchemy, the reply; the history (with the handoff state and the last fallback flag) and
-    # the visitor's message went before it as one statement on the session's asyncpg connection.
-    assert sql == ["INSERT"]
-    # PostgreSQL: the history with the visitor's message (its own transaction); BEGIN, the reply, COMMIT
-    assert pg[0] == 4
+    # Nothing through SQLAlchemy: the history (with the handoff state and the last fallback flag) with the
+    # visitor's message, then the reply, each one statement on the session's asyncpg connection.
+    assert sql == []
+    # PostgreSQL: those two statements, each a transaction of its own
+    assert pg[0] == 2
     # the session, the four limits and the turn lock in one script (``TurnLock.open``); the new state with
     # the lock's release (``TurnLock.write_on_release``)
     assert redis[0] == 2
@@ -115,10 +115,10 @@ async def test_a_sessions_first_turn_stores_its_row_then_the_rest_as_an_ordinary
         assert first.status_code == 200 and first.json()["scenario"] == "FAQ", first.text
         state = await app.state.runtime.chat_service()._store.load(visitor.cookies[settings.SESSION_COOKIE_NAME])
     assert state is not None and state.stored
-    # Through SQLAlchemy: the session's row (INSERT ... ON CONFLICT DO NOTHING), then the reply.
-    assert sql == ["INSERT", "INSERT"]
-    # BEGIN, the row, the history with the visitor's message, COMMIT; BEGIN, the reply, COMMIT
-    assert pg[0] == 7
+    # Through SQLAlchemy: the session's row (INSERT ... ON CONFLICT DO NOTHING).
+    assert sql == ["INSERT"]
+    # BEGIN, the row, the history with the visitor's message, COMMIT; the reply (a transaction of its own)
+    assert pg[0] == 5
     async with app.state.db_factory() as db:
         recent = await repository.recent_messages(db, state.chat_session_id, 20)
     assert [role for role, _ in recent.history] == ["user", "assistant"]
