@@ -47,7 +47,8 @@ class Reply(BaseModel):
     @field_validator("reply")
     @classmethod
     def _strip(cls, value: str) -> str:
-        return value.strip() or "…"
+        # A NUL from a model is noise, and PostgreSQL's text cannot store it.
+        return value.replace("\x00", "").strip() or "…"
 
     @model_validator(mode="after")
     def _normalise(self) -> Reply:

@@ -93,3 +93,17 @@ async def test_slow_but_within_the_timeout_is_used(
     assert len(fresh_standin.requests) == 1  # waited for it: no duplicate call, no fallback
     _, meta = last_turn(settings)
     assert meta["provider"] == "openai" and meta["fallback"] is False
+
+
+async def test_a_nul_character_in_the_models_reply_is_dropped_and_the_reply_stored(
+    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
+) -> None:
+    """PostgreSQL's text cannot hold NUL; a model that emits one must not fail the visitor's turn."""
+    answer = {"scenario": "OFFTOPIC", "action": "answer", "reply": "При\u0000вет!", "fields": {}}
+    fresh_standin.push(Scripted(content=text(answer).content))
+    app = await app_factory(model_settings(settings, tmp_path, fresh_standin.base_url))
+    async with client_for(app) as http:
+        response = await http.post("/ai/chat", json={"message": "привет, как дела?"})
+    assert response.status_code == 200, response.text
+    assert response.json()["reply"] == "Привет!"
+    assert [text for _, text, _ in stored_messages(settings, "assistant")] == ["Привет!"]
