@@ -28,6 +28,10 @@ HELD_OUT_SHA256 = {
     "h": "0f4abeb4570101c13f9452a3cb007ca9f746cc3afb984eadb2437ed7f24fa3bf",
     "i": "784f236b50fcc888c7b2ea72e1d4ada5f53a762d68bda0d53bff6cc65cf7373c",
 }
+# Conversations over a corpus's FAQ (``scripts/eval/dialogue_eval.py``): B's are held out like corpus B.
+HELD_OUT_DIALOGUES_SHA256 = {
+    "b": "595e9460ab7a1daf4cb51e5f4a8ca33ef1335deb47984fd0b3ca075f652351d0",
+}
 # Corpora C to F are training data (the calibration is fitted on A and C to F): pinned so that
 # ``scenario/calibration.json`` can be refitted from exactly what it was fitted on.
 TRAINING_SHA256 = {
@@ -54,6 +58,9 @@ def _evaluation_messages() -> list[str]:
         texts += [
             str(case["text"]) for case in yaml.safe_load((EVAL / f"corpus_{name}" / "messages.yaml").read_text("utf-8"))
         ]
+    for path in sorted(EVAL.glob("dialogues_*.yaml")):  # the turns that are questions of their own
+        turns = [turn for dialogue in yaml.safe_load(path.read_text("utf-8")) for turn in dialogue["turns"]]
+        texts += [str(turn["text"]) for turn in turns if not (turn.get("more") or turn.get("elliptic"))]
     return texts
 
 
@@ -71,7 +78,8 @@ def near_duplicates(examples: list[str], messages: list[str]) -> list[tuple[str,
 
 # Corpora G and H (2026-12-01 05:3x UTC) and I (2026-12-02) were written after the routing examples
 # last changed (44e0182, 2026-12-01 00:42 UTC), by helpers who never saw them; these common phrasings of
-# theirs match an example by chance (this many evaluation messages each), and nothing else may.
+# theirs match an example by chance (this many evaluation messages each), and nothing else may. The same
+# holds for corpus B's dialogues (2026-12-02), written by a helper who read only B's articles and niches.
 EARLIER_EXAMPLES = {
     "автошкола": 5,
     "в каких городах вы работаете": 3,
@@ -87,6 +95,8 @@ EARLIER_EXAMPLES = {
     "бывают ли у вас скидки при оплате сразу за год": 1,
     "договор оферты где почитать": 1,
     "зарегистрируй меня": 1,
+    "сколько стоят ваши тарифы": 1,
+    "насколько свежие у вас данные": 1,
 }
 
 
@@ -123,3 +133,9 @@ def test_the_held_out_corpora_are_pinned(name: str) -> None:
 def test_the_training_corpora_are_pinned(name: str) -> None:
     digest = corpus_digest(EVAL / f"corpus_{name}")
     assert digest == TRAINING_SHA256[name], f"corpus {name.upper()} changed: refit scenario/calibration.json on it"
+
+
+@pytest.mark.parametrize("name", sorted(HELD_OUT_DIALOGUES_SHA256))
+def test_the_held_out_dialogues_are_pinned(name: str) -> None:
+    digest = hashlib.sha256((EVAL / f"dialogues_{name}.yaml").read_bytes()).hexdigest()
+    assert digest == HELD_OUT_DIALOGUES_SHA256[name], f"dialogues {name.upper()} changed: they must never be tuned on"
