@@ -19,7 +19,8 @@ first of a conversation, the first turns):
 * ``more`` turns: the reply says something the conversation's earlier replies did not (a sentence not
   already said), with the previous answer's article as its first source.
 
-Corpus B's dialogues were written without the product's code and are never tuned on: out-of-sample.
+Both sets were written without the product's code. Corpus C's (a training corpus) are where rules for
+follow-ups are developed: in-sample. Corpus B's are never tuned on: out-of-sample.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ from backend.core.config import ROOT_DIR
 from scripts.eval.chat_eval import CORPORA, EMBEDDERS, Server
 
 KINDS = ("first", "more", "elliptic", "other")
+DIALOGUES_SAMPLE = {
+    "b": "out-of-sample (corpus B's dialogues are never tuned on)",
+    "c": "in-sample (corpus C's dialogues are where follow-up rules are developed)",
+}
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ def measure(played: list[Played]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", choices=["b"], default="b")
+    parser.add_argument("--corpus", choices=sorted(DIALOGUES_SAMPLE), default="b")
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="use")
     parser.add_argument("--port", type=int, default=8792)
     parser.add_argument("--var-dir", type=Path)
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
     report = {
         "corpus": args.corpus,
-        "sample": f"out-of-sample (corpus {args.corpus.upper()}'s dialogues are never tuned on)",
+        "sample": DIALOGUES_SAMPLE[args.corpus],
         "embedder": args.embedder,
         "conversations": len(dialogues),
         **measure(played),

@@ -28,7 +28,8 @@ HELD_OUT_SHA256 = {
     "h": "0f4abeb4570101c13f9452a3cb007ca9f746cc3afb984eadb2437ed7f24fa3bf",
     "i": "784f236b50fcc888c7b2ea72e1d4ada5f53a762d68bda0d53bff6cc65cf7373c",
 }
-# Conversations over a corpus's FAQ (``scripts/eval/dialogue_eval.py``): B's are held out like corpus B.
+# Conversations over a corpus's FAQ (``scripts/eval/dialogue_eval.py``): B's are held out like corpus B
+# (C's, over a training corpus, are where follow-up rules are developed).
 HELD_OUT_DIALOGUES_SHA256 = {
     "b": "595e9460ab7a1daf4cb51e5f4a8ca33ef1335deb47984fd0b3ca075f652351d0",
 }
@@ -58,7 +59,8 @@ def _evaluation_messages() -> list[str]:
         texts += [
             str(case["text"]) for case in yaml.safe_load((EVAL / f"corpus_{name}" / "messages.yaml").read_text("utf-8"))
         ]
-    for path in sorted(EVAL.glob("dialogues_*.yaml")):  # the turns that are questions of their own
+    for name in HELD_OUT_DIALOGUES_SHA256:  # the turns that are questions of their own
+        path = EVAL / f"dialogues_{name}.yaml"
         turns = [turn for dialogue in yaml.safe_load(path.read_text("utf-8")) for turn in dialogue["turns"]]
         texts += [str(turn["text"]) for turn in turns if not (turn.get("more") or turn.get("elliptic"))]
     return texts

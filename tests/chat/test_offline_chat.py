@@ -58,6 +58,14 @@ async def test_a_new_question_that_starts_like_a_follow_up_is_answered_for_itsel
     assert after_crm["sources"][0]["article_id"] == alone["sources"][0]["article_id"]
 
 
+async def test_a_short_question_after_an_answer_is_read_with_the_one_it_continues(client: httpx.AsyncClient) -> None:
+    refund = await say(client, "Как вернуть деньги, если сервис не подошёл?")
+    elliptic = await say(client, "а за сколько дней?")
+    assert elliptic["scenario"] == "FAQ", elliptic
+    assert elliptic["sources"] and elliptic["sources"][0]["article_id"] == refund["sources"][0]["article_id"]
+    assert "10 рабочих дней" in elliptic["reply"]
+
+
 async def test_offtopic_is_short_and_steers_back(client: httpx.AsyncClient) -> None:
     reply = await say(client, "расскажи анекдот")
     assert reply["scenario"] == "OFFTOPIC"

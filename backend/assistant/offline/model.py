@@ -19,6 +19,7 @@ from backend.assistant.streaming import chunk_text
 from backend.assistant.texts import VisitorTexts
 
 CONTEXT_PREFIX = "Контекст сессии (служебно): "
+ELLIPTIC_WORDS = 4  # a question this short after an FAQ answer is searched with the one it continues
 
 
 def _json(payload: dict[str, Any]) -> str:
@@ -73,7 +74,7 @@ class OfflineChatModel:
             if self._more_of_current(text, context, articles):
                 reply = composer.faq_more(articles[0], "\n".join(_earlier_replies(messages)))
             else:
-                reply = composer.faq_answer(articles, text)
+                reply = composer.faq_answer(articles, _searched_query(messages) or text)
             return _final("FAQ", "answer", reply, sources=sources)
         if name == "analytics_get_by_niche":
             if result.get("niche"):
@@ -98,6 +99,21 @@ class OfflineChatModel:
             and read_cues(text).follow_up
         )
 
+    @staticmethod
+    def _leans_on_previous(route: Route, text: str, context: dict[str, Any]) -> bool:
+        """A short message right after an FAQ answer that the classifier read as FAQ, or as small talk
+        although it is a question («а для ип?»; «понял» stays small talk)."""
+        cues = read_cues(text)
+        return (
+            context.get("last_scenario") == "FAQ"
+            and bool(context.get("current_article_id"))
+            and route.reason == "classified"
+            and (route.scenario == "FAQ" or (route.scenario == "OFFTOPIC" and cues.question))
+            and route.niche is None
+            and cues.words <= ELLIPTIC_WORDS
+            and not (cues.smalltalk or cues.bot_address)
+        )
+
     def _offtopic(self, text: str, messages: list[Message]) -> ModelResponse:
         """Small talk; never the same words as the session's previous reply."""
         last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
@@ -112,6 +128,11 @@ class OfflineChatModel:
 
     async def _first_step(self, text: str, context: dict[str, Any], messages: list[Message]) -> ModelResponse:
         route = await self.route(text, context)
+        if self._leans_on_previous(route, text, context):
+            # «а для ип?» right after an answer asks about that answer's subject: searched together with
+            # the question it continues, and answered as any FAQ question (or «no answer»).
+            earlier = _earlier_questions(messages)
+            return _call("faq_search", {"query": f"{earlier[-1] if earlier else ''} {text}".strip()[:500]})
         if route.scenario == "FAQ":
             article = context.get("current_article_id")
             if article and route.reason.startswith("follow-up"):
@@ -133,6 +154,22 @@ class OfflineChatModel:
             for chunk in chunk_text(response.content, 32):
                 yield TextDelta(chunk)
         yield response
+
+
+def _earlier_questions(messages: list[Message]) -> list[str]:
+    """The visitor's messages before the current one, oldest first."""
+    last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    return [str(m.get("content") or "") for m in messages[:last_user] if m["role"] == "user"]
+
+
+def _searched_query(messages: list[Message]) -> str | None:
+    """The query this turn's FAQ search was called with, if it made one."""
+    last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    for message in messages[last_user + 1 :]:
+        for call in message.get("tool_calls") or []:
+            if call["function"]["name"] == "faq_search":
+                return str(json.loads(call["function"]["arguments"]).get("query") or "") or None
+    return None
 
 
 def _earlier_replies(messages: list[Message]) -> list[str]:
