@@ -103,12 +103,12 @@ class OfflineChatModel:
     def _leans_on_previous(route: Route, text: str, context: dict[str, Any]) -> bool:
         """A short message right after an FAQ answer that the classifier read as FAQ, or as small talk
         although it is a question («а для ип?»; «понял» stays small talk)."""
+        after_answer = context.get("last_scenario") == "FAQ" and bool(context.get("current_article_id"))
+        if not after_answer or route.reason != "classified":
+            return False
         cues = read_cues(text)
         return (
-            context.get("last_scenario") == "FAQ"
-            and bool(context.get("current_article_id"))
-            and route.reason == "classified"
-            and (route.scenario == "FAQ" or (route.scenario == "OFFTOPIC" and cues.question))
+            (route.scenario == "FAQ" or (route.scenario == "OFFTOPIC" and cues.question))
             and route.niche is None
             and cues.words <= ELLIPTIC_WORDS
             and not (cues.smalltalk or cues.bot_address)
