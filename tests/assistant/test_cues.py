@@ -8,7 +8,17 @@ from backend.assistant.offline.cues import read_cues
 
 
 @pytest.mark.parametrize(
-    "text", ["подробнее", "а как?", "А что ещё?", "а ещё?", "ну и?", "да, расскажите подробнее, пожалуйста", "объясни"]
+    "text",
+    [
+        "подробнее",
+        "а как?",
+        "А что ещё?",
+        "а ещё?",
+        "ну и?",
+        "да, расскажите подробнее, пожалуйста",
+        "объясни",
+        "поясните",
+    ],
 )
 def test_a_bare_follow_up_asks_for_more_of_the_current_article(text: str) -> None:
     assert read_cues(text).follow_up

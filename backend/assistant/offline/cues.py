@@ -83,7 +83,7 @@ SMALLTALK = _rx(
     r"понятно|ясно|ок|ok|окей|ладно|хорошо|отлично|супер|круто|класс)( \w+){0,3}$"
 )
 AFFIRM = _rx(r"^(да|ага|угу|давай\w*|конечно|хочу|ок|окей|okay|ok|yes|покаж\w*|го|можно)( \w+){0,2}$")
-FOLLOW_UP = _rx(r"^((а|и|ну) )?(да|ага|подробн\w*|поподробн\w*|еще|дальше|расскаж\w*|объясн\w*|как|что|и)\b")
+FOLLOW_UP = _rx(r"^((а|и|ну) )?(да|ага|подробн\w*|поподробн\w*|еще|дальше|расскаж\w*|объясн\w*|поясн\w*|как|что|и)\b")
 # What a bare follow-up may add to its cue: asking for more, not a new question. «а как вернуть
 # деньги?» after an article on prices starts like a follow-up but asks something of its own.
 MORE_PLEASE = _rx(
