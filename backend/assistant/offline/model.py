@@ -72,7 +72,7 @@ class OfflineChatModel:
                 return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             sources = [{"article_id": str(a.get("article_id")), "title": a.get("title", "")} for a in articles]
             if self._more_of_current(text, context, articles):
-                reply = composer.faq_more(articles[0], "\n".join(_earlier_replies(messages)))
+                reply = composer.faq_more(articles[0], "\n".join(_earlier(messages, "assistant")))
             else:
                 reply = composer.faq_answer(articles, _searched_query(messages) or text)
             return _final("FAQ", "answer", reply, sources=sources)
@@ -116,9 +116,8 @@ class OfflineChatModel:
 
     def _offtopic(self, text: str, messages: list[Message]) -> ModelResponse:
         """Small talk; never the same words as the session's previous reply."""
-        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
-        turn = sum(1 for m in messages[:last_user] if m["role"] == "user")
-        earlier = _earlier_replies(messages)
+        earlier = _earlier(messages, "assistant")
+        turn = len(_earlier(messages, "user"))
         reply = composer.offtopic(text, self._texts, earlier[-1] if earlier else "", turn)
         return _final("OFFTOPIC", "answer", reply)
 
@@ -131,7 +130,7 @@ class OfflineChatModel:
         if self._leans_on_previous(route, text, context):
             # «а для ип?» right after an answer asks about that answer's subject: searched together with
             # the question it continues, and answered as any FAQ question (or «no answer»).
-            earlier = _earlier_questions(messages)
+            earlier = _earlier(messages, "user")
             return _call("faq_search", {"query": f"{earlier[-1] if earlier else ''} {text}".strip()[:500]})
         if route.scenario == "FAQ":
             article = context.get("current_article_id")
@@ -156,12 +155,6 @@ class OfflineChatModel:
         yield response
 
 
-def _earlier_questions(messages: list[Message]) -> list[str]:
-    """The visitor's messages before the current one, oldest first."""
-    last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
-    return [str(m.get("content") or "") for m in messages[:last_user] if m["role"] == "user"]
-
-
 def _searched_query(messages: list[Message]) -> str | None:
     """The query this turn's FAQ search was called with, if it made one."""
     last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
@@ -172,10 +165,10 @@ def _searched_query(messages: list[Message]) -> str | None:
     return None
 
 
-def _earlier_replies(messages: list[Message]) -> list[str]:
-    """The session's assistant replies before the visitor's current message, oldest first."""
+def _earlier(messages: list[Message], role: str) -> list[str]:
+    """The conversation's messages of ``role`` before the visitor's current one, oldest first."""
     last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
-    return [str(m.get("content") or "") for m in messages[:last_user] if m["role"] == "assistant"]
+    return [str(m.get("content") or "") for m in messages[:last_user] if m["role"] == role]
 
 
 def _call(name: str, arguments: dict[str, Any]) -> ModelResponse:
