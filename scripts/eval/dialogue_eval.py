@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import shutil
 import sys
 import time
@@ -40,6 +39,7 @@ import httpx
 import yaml
 
 from backend.core.config import ROOT_DIR
+from backend.knowledge.units import sentences
 from scripts.eval.chat_eval import CORPORA, EMBEDDERS, Server
 
 KINDS = ("first", "more", "elliptic", "other")
@@ -83,8 +83,7 @@ class Played:
     @property
     def says_something_new(self) -> bool:
         said = "\n".join(self.earlier)
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", str(self.reply.get("reply") or "")) if len(s) > 2]
-        return any(s not in said for s in sentences)
+        return any(s not in said for s in sentences(str(self.reply.get("reply") or "")) if len(s) > 2)
 
 
 def load_dialogues(path: Path) -> list[list[Turn]]:
