@@ -40,9 +40,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import yaml
@@ -50,6 +51,7 @@ import yaml
 from backend.auth.mailer import latest_outbox_code
 from backend.core.config import ROOT_DIR, Settings
 
+T = TypeVar("T")
 TRAINING = "acdef"  # the corpora the calibration is fitted on (``scripts.eval.calibrate``); B, G, H, I never
 CORPORA: dict[str, dict[str, Any]] = {
     "a": {
@@ -206,6 +208,15 @@ class Server:
             time.sleep(0.5)
         raise SystemExit(f"the server did not become healthy; see {self.log}")
 
+    def serve(self, work: Callable[[Server], Coroutine[Any, Any, T]]) -> T:
+        """Start on a clean ``var_dir``, run ``work`` against the server, stop it whatever happens."""
+        shutil.rmtree(self.var_dir, ignore_errors=True)
+        self.start()
+        try:
+            return asyncio.run(work(self))
+        finally:
+            self.stop()
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -265,7 +276,7 @@ async def chat(client: httpx.AsyncClient, text: str) -> dict[str, Any]:
 
 
 # --- measures -----------------------------------------------------------------------------------------------
-def _share(hits: int, total: int) -> float | None:
+def share(hits: int, total: int) -> float | None:
     return round(hits / total, 3) if total else None
 
 
@@ -284,37 +295,37 @@ def measure(results: list[Result]) -> dict[str, Any]:
 
     return {
         "messages": len(results),
-        "routing_accuracy": _share(sum(correct.values()), len(results)),
-        "routing_per_scenario": {s: _share(correct[s], n) for s, n in sorted(by_label.items())},
+        "routing_accuracy": share(sum(correct.values()), len(results)),
+        "routing_per_scenario": {s: share(correct[s], n) for s, n in sorted(by_label.items())},
         "confusions": dict(
             Counter(f"{r.case.scenario}->{r.scenario}" for r in results if r.scenario != r.case.scenario)
         ),
         "faq_labelled": len(faq),
-        "faq_first_source_right": _share(
+        "faq_first_source_right": share(
             sum(bool(r.sources) and r.sources[0] in r.case.article_ids for r in faq), len(faq)
         ),
-        "faq_right_among_sources": _share(sum(bool(set(r.sources) & set(r.case.article_ids)) for r in faq), len(faq)),
-        "faq_spanning_two_all_shown": _share(
+        "faq_right_among_sources": share(sum(bool(set(r.sources) & set(r.case.article_ids)) for r in faq), len(faq)),
+        "faq_spanning_two_all_shown": share(
             sum(set(r.case.article_ids) <= set(r.sources) for r in faq if len(r.case.article_ids) > 1),
             sum(len(r.case.article_ids) > 1 for r in faq),
         ),
         "faq_mean_sources_shown": round(statistics.mean(len(r.sources) for r in faq), 2) if faq else None,
         "unanswerable": len(unanswerable),
-        "unanswerable_says_no_answer": _share(
+        "unanswerable_says_no_answer": share(
             sum(r.reply.get("action") == "no_answer" for r in unanswerable), len(unanswerable)
         ),
-        "answerable_wrongly_refused": _share(
+        "answerable_wrongly_refused": share(
             sum(r.reply.get("action") == "no_answer" for r in answerable), len(answerable)
         ),
         "niche_requests": len(one_niche),
-        "niche_confident_right": _share(sum(r.confident_niche == r.case.niches[0] for r in one_niche), len(one_niche)),
+        "niche_confident_right": share(sum(r.confident_niche == r.case.niches[0] for r in one_niche), len(one_niche)),
         "niche_confident_wrong": sum(
             r.confident_niche is not None and r.confident_niche != r.case.niches[0] for r in one_niche
         ),
-        "niche_right_first": _share(sum(first_right(r) for r in one_niche), len(one_niche)),
-        "niche_shortlist_rate": _share(sum(bool(r.shortlist) for r in one_niche), len(one_niche)),
+        "niche_right_first": share(sum(first_right(r) for r in one_niche), len(one_niche)),
+        "niche_shortlist_rate": share(sum(bool(r.shortlist) for r in one_niche), len(one_niche)),
         "two_niche_requests": len(two_niches),
-        "two_niches_shortlisted_both": _share(
+        "two_niches_shortlisted_both": share(
             sum(set(r.case.niches) <= set(r.shortlist) for r in two_niches), len(two_niches)
         ),
         "two_niches_confident": sum(r.confident_niche is not None for r in two_niches),
@@ -376,16 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     faq, niches = args.faq or corpus["faq"], args.niches or corpus["niches"]
     cases = load_cases(args.messages or corpus["messages"])
     var_dir = args.var_dir or ROOT_DIR / "var" / f"chat-eval-{args.corpus}-{args.embedder}"
-    shutil.rmtree(var_dir, ignore_errors=True)
     server = Server(
         faq=faq, niches=niches, var_dir=var_dir, port=args.port, embedder=args.embedder, calibration=args.calibration
     )
     started = time.perf_counter()
-    server.start()
-    try:
-        results = asyncio.run(evaluate(server, cases))
-    finally:
-        server.stop()
+    results = server.serve(lambda running: evaluate(running, cases))
     report = {
         "corpus": args.corpus if not args.faq else str(faq),
         "sample": corpus["sample"] if not args.faq else "custom",

@@ -26,9 +26,7 @@ follow-ups are developed: in-sample. Corpus B's are never tuned on: out-of-sampl
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -40,7 +38,7 @@ import yaml
 
 from backend.core.config import ROOT_DIR
 from backend.knowledge.units import sentences
-from scripts.eval.chat_eval import CORPORA, EMBEDDERS, Server
+from scripts.eval.chat_eval import CORPORA, EMBEDDERS, Server, share
 
 KINDS = ("first", "more", "elliptic", "other")
 DIALOGUES_SAMPLE = {
@@ -107,22 +105,18 @@ async def play(server: Server, dialogues: list[list[Turn]]) -> list[Played]:
     return played
 
 
-def _share(hits: int, total: int) -> float | None:
-    return round(hits / total, 3) if total else None
-
-
 def _measures(played: list[Played]) -> dict[str, Any]:
     faq = [p for p in played if p.turn.scenario == "FAQ" and p.turn.answerable]
     unanswerable = [p for p in played if p.turn.scenario == "FAQ" and not p.turn.answerable]
     return {
         "turns": len(played),
-        "routing": _share(sum(p.reply.get("scenario") == p.turn.scenario for p in played), len(played)),
+        "routing": share(sum(p.reply.get("scenario") == p.turn.scenario for p in played), len(played)),
         "faq_answerable": len(faq),
-        "first_source": _share(sum(bool(p.sources) and p.sources[0] in p.turn.article_ids for p in faq), len(faq)),
-        "among_shown": _share(sum(any(s in p.turn.article_ids for s in p.sources) for p in faq), len(faq)),
-        "wrongly_refused": _share(sum(p.reply.get("action") == "no_answer" for p in faq), len(faq)),
+        "first_source": share(sum(bool(p.sources) and p.sources[0] in p.turn.article_ids for p in faq), len(faq)),
+        "among_shown": share(sum(any(s in p.turn.article_ids for s in p.sources) for p in faq), len(faq)),
+        "wrongly_refused": share(sum(p.reply.get("action") == "no_answer" for p in faq), len(faq)),
         "unanswerable": len(unanswerable),
-        "unanswerable_caught": _share(
+        "unanswerable_caught": share(
             sum(p.reply.get("action") == "no_answer" for p in unanswerable), len(unanswerable)
         ),
     }
@@ -133,7 +127,7 @@ def measure(played: list[Played]) -> dict[str, Any]:
     for kind in KINDS:
         report[kind] = _measures([p for p in played if p.turn.kind == kind])
     more = [p for p in played if p.turn.kind == "more"]
-    report["more"]["says_something_new"] = _share(sum(p.says_something_new for p in more), len(more))
+    report["more"]["says_something_new"] = share(sum(p.says_something_new for p in more), len(more))
     return report
 
 
@@ -148,14 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     corpus = CORPORA[args.corpus]
     dialogues = load_dialogues(ROOT_DIR / "eval" / f"dialogues_{args.corpus}.yaml")
     var_dir = args.var_dir or ROOT_DIR / "var" / f"dialogue-eval-{args.corpus}-{args.embedder}"
-    shutil.rmtree(var_dir, ignore_errors=True)
     server = Server(faq=corpus["faq"], niches=corpus["niches"], var_dir=var_dir, port=args.port, embedder=args.embedder)
     started = time.perf_counter()
-    server.start()
-    try:
-        played = asyncio.run(play(server, dialogues))
-    finally:
-        server.stop()
+    played = server.serve(lambda running: play(running, dialogues))
     report = {
         "corpus": args.corpus,
         "sample": DIALOGUES_SAMPLE[args.corpus],
