@@ -83,13 +83,12 @@ SMALLTALK = _rx(
     r"понятно|ясно|ок|ok|окей|ладно|хорошо|отлично|супер|круто|класс)( \w+){0,3}$"
 )
 AFFIRM = _rx(r"^(да|ага|угу|давай\w*|конечно|хочу|ок|окей|okay|ok|yes|покаж\w*|го|можно)( \w+){0,2}$")
-FOLLOW_UP = _rx(r"^((а|и|ну) )?(да|ага|подробн\w*|поподробн\w*|еще|дальше|расскаж\w*|объясн\w*|поясн\w*|как|что|и)\b")
+# Verbs that ask for more of what was just said: they open a follow-up and may fill the rest of one.
+ASK_MORE = r"подробн\w*|поподробн\w*|расскаж\w*|объясн\w*|поясн\w*"
+FOLLOW_UP = _rx(rf"^((а|и|ну) )?(да|ага|{ASK_MORE}|еще|дальше|как|что|и)\b")
 # What a bare follow-up may add to its cue: asking for more, not a new question. «а как вернуть
 # деньги?» after an article on prices starts like a follow-up but asks something of its own.
-MORE_PLEASE = _rx(
-    r"^(подробн\w*|поподробн\w*|детальн\w*|детал\w*|расскаж\w*|объясн\w*|поясн\w*|пожалуйста|плиз|"
-    r"больше|дальше|ну|так|именно|ага|угу)$"
-)
+MORE_PLEASE = _rx(rf"^({ASK_MORE}|детальн\w*|детал\w*|пожалуйста|плиз|больше|дальше|ну|так|именно|ага|угу)$")
 _CONSONANT_RUN = _rx(r"[бвгджзйклмнпрстфхцчшщ]{4,}|[bcdfghjklmnpqrstvwxz]{4,}")
 
 
