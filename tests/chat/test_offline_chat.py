@@ -66,6 +66,14 @@ async def test_a_short_question_after_an_answer_is_read_with_the_one_it_continue
     assert "10 рабочих дней" in elliptic["reply"]
 
 
+async def test_a_short_question_after_more_is_read_with_the_question_before_it(client: httpx.AsyncClient) -> None:
+    team = await say(client, "Можно добавить сотрудников в аккаунт?")
+    await say(client, "подробнее")  # carries no subject: the question before it is the one continued
+    elliptic = await say(client, "а сколько?")
+    assert elliptic["scenario"] == "FAQ" and elliptic["action"] == "answer", elliptic
+    assert elliptic["sources"] and elliptic["sources"][0]["article_id"] == team["sources"][0]["article_id"]
+
+
 async def test_offtopic_is_short_and_steers_back(client: httpx.AsyncClient) -> None:
     reply = await say(client, "расскажи анекдот")
     assert reply["scenario"] == "OFFTOPIC"

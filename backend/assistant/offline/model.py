@@ -130,8 +130,7 @@ class OfflineChatModel:
         if self._leans_on_previous(route, text, context):
             # «а для ип?» right after an answer asks about that answer's subject: searched together with
             # the question it continues, and answered as any FAQ question (or «no answer»).
-            earlier = _earlier(messages, "user")
-            return _call("faq_search", {"query": f"{earlier[-1] if earlier else ''} {text}".strip()[:500]})
+            return _call("faq_search", {"query": f"{_continued_question(messages)} {text}".strip()[:500]})
         if route.scenario == "FAQ":
             article = context.get("current_article_id")
             if article and route.reason.startswith("follow-up"):
@@ -163,6 +162,15 @@ def _searched_query(messages: list[Message]) -> str | None:
             if call["function"]["name"] == "faq_search":
                 return str(json.loads(call["function"]["arguments"]).get("query") or "") or None
     return None
+
+
+def _continued_question(messages: list[Message]) -> str:
+    """The visitor's latest earlier message that says what they ask about: a bare request for more
+    («подробнее») carries no subject of its own, so the question before it is the one continued."""
+    for earlier in reversed(_earlier(messages, "user")):
+        if not read_cues(earlier).follow_up:
+            return earlier
+    return ""
 
 
 def _earlier(messages: list[Message], role: str) -> list[str]:
