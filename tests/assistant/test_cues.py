@@ -36,3 +36,34 @@ def test_a_bare_follow_up_asks_for_more_of_the_current_article(text: str) -> Non
 )
 def test_a_question_of_its_own_is_not_a_follow_up_whatever_its_first_words(text: str) -> None:
     assert not read_cues(text).follow_up
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "это не то",
+        "Нет, я не об этом",
+        "вы меня не поняли",
+        "мимо",
+        "неправильно",
+        "ответ не по теме",
+        "eto ne tot otvet",
+    ],
+)
+def test_saying_the_answer_missed_is_a_miss(text: str) -> None:
+    assert read_cues(text).missed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "нет",  # a plain no answers an offer
+        "не понял",  # the answer was unclear, not wrong: more of it helps
+        "вопросов нет",
+        "не надо",
+        "это не то, я про возврат денег",  # names its subject: a question of its own
+        "а другое есть?",
+    ],
+)
+def test_a_no_or_a_subject_of_its_own_is_not_a_miss(text: str) -> None:
+    assert not read_cues(text).missed

@@ -33,6 +33,8 @@ HELD_OUT_SHA256 = {
 HELD_OUT_DIALOGUES_SHA256 = {
     "b": "595e9460ab7a1daf4cb51e5f4a8ca33ef1335deb47984fd0b3ca075f652351d0",
 }
+# The held-out phrases of a visitor saying an answer missed (``scripts/eval/correction_eval.py``).
+HELD_OUT_CORRECTIONS_SHA256 = "6b2ae7f31a71a78084e993c0dba5585098028a575b8c7f9fdfa7d60fb5270ff3"
 # Corpora C to F are training data (the calibration is fitted on A and C to F): pinned so that
 # ``scenario/calibration.json`` can be refitted from exactly what it was fitted on.
 TRAINING_SHA256 = {
@@ -141,3 +143,8 @@ def test_the_training_corpora_are_pinned(name: str) -> None:
 def test_the_held_out_dialogues_are_pinned(name: str) -> None:
     digest = hashlib.sha256((EVAL / f"dialogues_{name}.yaml").read_bytes()).hexdigest()
     assert digest == HELD_OUT_DIALOGUES_SHA256[name], f"dialogues {name.upper()} changed: they must never be tuned on"
+
+
+def test_the_held_out_corrections_are_pinned() -> None:
+    digest = hashlib.sha256((EVAL / "corrections_test.yaml").read_bytes()).hexdigest()
+    assert digest == HELD_OUT_CORRECTIONS_SHA256, "the held-out corrections changed: they must never be tuned on"

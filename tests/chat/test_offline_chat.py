@@ -74,6 +74,16 @@ async def test_a_short_question_after_more_is_read_with_the_question_before_it(c
     assert elliptic["sources"] and elliptic["sources"][0]["article_id"] == team["sources"][0]["article_id"]
 
 
+async def test_saying_the_answer_missed_shows_another_article_then_hands_over(client: httpx.AsyncClient) -> None:
+    refund = await say(client, "Как вернуть деньги, если сервис не подошёл?")
+    again = await say(client, "это не то")  # the question again, without the article that missed it
+    assert again["scenario"] == "FAQ", again
+    assert [s["article_id"] for s in again["sources"]][:1] != [refund["sources"][0]["article_id"]]
+    assert again["action"] == "no_answer" or again["reply"].startswith("Простите, что не о том")
+    last = await say(client, "нет, опять не то")  # a second miss in a row: people, not another guess
+    assert last["scenario"] == "FAQ" and last["action"] == "no_answer" and last["sources"] == [], last
+
+
 async def test_offtopic_is_short_and_steers_back(client: httpx.AsyncClient) -> None:
     reply = await say(client, "расскажи анекдот")
     assert reply["scenario"] == "OFFTOPIC"

@@ -131,6 +131,11 @@ def faq_more(article: dict[str, Any], said: str) -> str:
     )
 
 
+def faq_answer_again(articles: list[dict[str, Any]], question: str) -> str:
+    """The answer from the next articles after the visitor said the previous one missed."""
+    return f"Простите, что не о том. Возможно, вы спрашивали об этом. {faq_answer(articles, question)}"
+
+
 def faq_not_found(texts: VisitorTexts) -> str:
     return (
         "Точного ответа на этот вопрос в нашей базе знаний нет, а гадать я не буду. Пожалуйста, "

@@ -89,6 +89,27 @@ FOLLOW_UP = _rx(rf"^((а|и|ну) )?(да|ага|{ASK_MORE}|еще|дальше|
 # What a bare follow-up may add to its cue: asking for more, not a new question. «а как вернуть
 # деньги?» after an article on prices starts like a follow-up but asks something of its own.
 MORE_PLEASE = _rx(rf"^({ASK_MORE}|детальн\w*|детал\w*|пожалуйста|плиз|больше|дальше|ну|так|именно|ага|угу)$")
+# The visitor says the answer missed their question («это не то», «вы меня не поняли, я про другое»):
+# a message made only of the words such messages are made of (any other word names a subject of its own),
+# with a negation or a word of missing. «не понял» alone is about the answer being unclear, not wrong.
+MISS_MARK = _rx(
+    r"^(не|нет|неа|ни|ничего|ниче|нифига|мимо|невпопад|неправильн\w*|неверн\w*|друг(ое|ой|ом|ого|ая|ую)|"
+    r"промах\w*|промазал\w*|ерунд\w*|бред\w*|чуш\w*|фигн\w*|причем|"
+    r"not|wrong|nope|misunderstood|irrelevant)$"
+)
+MISS_WORDS = _rx(
+    r"^(то|тот|та|те|туда|так|это|ето|этом|этого|том|тому|тем|об|о|про|по|на|в|совсем|вообще|ваще|вовсе|"
+    r"абсолютно|опять|снова|же|ну|блин|вы|ты|меня|мне|мой|моим|моему|мое|мою|моей|я|а|но|да|уж|что|чем|"
+    r"какой|какого|вопрос\w*|спрашива\w*|спросил\w*|интересова\w*|имел\w*|имею|виду|хотел\w*|"
+    r"нужн\w*|был|была|было|были|с|со|к|для|из|речь|говор\w*|писал\w*|ответ\w*|отвеча\w*|понял\w*|поним\w*|общего|отношени\w*|"
+    r"связ\w*|тем(а|е|у|ы)|извин\w*|простит\w*|сорри|сорян|увы|тут|здесь|при|подобного|смысл\w*|че|чет|"
+    r"эм|хм|ээ|эээ|алло|ау|слушай\w*|попроб\w*|еще|раз|перечита\w*|читал\w*|внимательн\w*|помог\w*|"
+    r"what|i|asked|asking|ask|meant|wanted|my|question|topic|answer|that|s|t|is|isn|it|its|this|about|the|"
+    r"you|no|help|relevant|off)$"
+)
+PLAIN_NO = frozenset(["не", "нет", "неа", "ни", "ничего", "ниче"])
+MISS_FILLERS = frozenset(["я", "а", "ну", "же", "да", "но"])
+SECOND_PERSON = _rx(r"\b(вы|ты|меня|мой|мое|моим|моему|you|my)\b")
 _CONSONANT_RUN = _rx(r"[бвгджзйклмнпрстфхцчшщ]{4,}|[bcdfghjklmnpqrstvwxz]{4,}")
 
 
@@ -113,6 +134,7 @@ class Cues:
     smalltalk: bool
     affirm: bool
     follow_up: bool  # a bare follow-up: the cue and nothing of its own
+    missed: bool  # the answer missed the question, and nothing of its own
     gibberish: bool
 
     @property
@@ -144,6 +166,7 @@ def read_cues(text: str) -> Cues:
         smalltalk=bool(SMALLTALK.match(norm)) or not tokens,
         affirm=bool(AFFIRM.match(norm)),
         follow_up=_bare_follow_up(norm),
+        missed=_bare_miss(norm),
         gibberish=gibberish,
     )
 
@@ -154,3 +177,18 @@ def _bare_follow_up(norm: str) -> bool:
     if cue is None:
         return False
     return all(word in STOP_WORDS or MORE_PLEASE.match(word) for word in norm[cue.end() :].split())
+
+
+def _bare_miss(norm: str) -> bool:
+    """«это не то», «вы меня не поняли, я спрашивал про другое»: the answer missed, no subject named."""
+    words = norm.split()
+    marks = [w for w in words if MISS_MARK.match(w)]
+    if not marks or not all(MISS_MARK.match(w) or MISS_WORDS.match(w) for w in words):
+        return False  # no mark, or a word of its own (a subject, another intent)
+    said = [w for w in words if not MISS_MARK.match(w) and w not in MISS_FILLERS]
+    wrong = any(w not in PLAIN_NO for w in marks)  # «мимо», «неправильно», «другое»
+    if not wrong and all(w.startswith("вопрос") for w in said):
+        return False  # «нет», «вопросов нет»: a plain no answers an offer
+    if any(w.startswith(("понял", "поним")) for w in said):
+        return wrong or bool(SECOND_PERSON.search(norm))  # «не понял» alone: unclear, not wrong
+    return True

@@ -73,6 +73,8 @@ class OfflineChatModel:
             sources = [{"article_id": str(a.get("article_id")), "title": a.get("title", "")} for a in articles]
             if self._more_of_current(text, context, articles):
                 reply = composer.faq_more(articles[0], "\n".join(_earlier(messages, "assistant")))
+            elif read_cues(text).missed:
+                reply = composer.faq_answer_again(articles, _searched_query(messages) or text)
             else:
                 reply = composer.faq_answer(articles, _searched_query(messages) or text)
             return _final("FAQ", "answer", reply, sources=sources)
@@ -126,6 +128,15 @@ class OfflineChatModel:
         return await self.router.route(text, context, self.niche_probe)
 
     async def _first_step(self, text: str, context: dict[str, Any], messages: list[Message]) -> ModelResponse:
+        current = context.get("current_article_id")
+        if context.get("last_scenario") == "FAQ" and current and read_cues(text).missed:
+            # «это не то» right after an answer: the question again, without the article that missed it;
+            # a second miss in a row goes to people rather than guessing further.
+            earlier = _earlier(messages, "user")
+            question = _continued_question(messages)
+            if not question or read_cues(earlier[-1]).missed:
+                return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
+            return _call("faq_search", {"query": question[:500], "last_article_id": str(current)})
         route = await self.route(text, context)
         if self._leans_on_previous(route, text, context):
             # «а для ип?» right after an answer asks about that answer's subject: searched together with
@@ -166,9 +177,11 @@ def _searched_query(messages: list[Message]) -> str | None:
 
 def _continued_question(messages: list[Message]) -> str:
     """The visitor's latest earlier message that says what they ask about: a bare request for more
-    («подробнее») carries no subject of its own, so the question before it is the one continued."""
+    («подробнее») or a bare «это не то» carries no subject of its own, so the question before it is the
+    one continued."""
     for earlier in reversed(_earlier(messages, "user")):
-        if not read_cues(earlier).follow_up:
+        cues = read_cues(earlier)
+        if not (cues.follow_up or cues.missed):
             return earlier
     return ""
 
