@@ -50,12 +50,29 @@ class Reply(BaseModel):
         # A NUL from a model is noise, and PostgreSQL's text cannot store it.
         return value.replace("\x00", "").strip() or "…"
 
+    @field_validator("fields")
+    @classmethod
+    def _strip_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        cleaned: dict[str, Any] = _without_nul(value)  # they are stored as JSONB, which cannot hold NUL either
+        return cleaned
+
     @model_validator(mode="after")
     def _normalise(self) -> Reply:
         if self.scenario != Scenario.REGISTRATION:
             self.stage = None
         self.fields.setdefault("action", self.action)
         return self
+
+
+def _without_nul(value: Any) -> Any:
+    """``value`` with NUL dropped from every string in it, keys included."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def coerce_reply(raw: dict[str, Any]) -> Reply:

@@ -107,3 +107,18 @@ async def test_a_nul_character_in_the_models_reply_is_dropped_and_the_reply_stor
     assert response.status_code == 200, response.text
     assert response.json()["reply"] == "Привет!"
     assert [text for _, text, _ in stored_messages(settings, "assistant")] == ["Привет!"]
+
+
+async def test_a_nul_character_in_the_models_fields_is_dropped_and_the_reply_stored(
+    settings: Settings, tmp_path: Path, app_factory: Any, fresh_standin: OpenAIStandIn
+) -> None:
+    """The reply's fields are stored as JSONB, which cannot hold NUL either, in keys or values."""
+    fields = {"no\u0000te": ["ok\u0000", {"deep": "a\u0000b"}]}
+    answer = {"scenario": "OFFTOPIC", "action": "answer", "reply": "Привет!", "fields": fields}
+    fresh_standin.push(Scripted(content=text(answer).content))
+    app = await app_factory(model_settings(settings, tmp_path, fresh_standin.base_url))
+    async with client_for(app) as http:
+        response = await http.post("/ai/chat", json={"message": "привет, как дела?"})
+    assert response.status_code == 200, response.text
+    assert response.json()["fields"]["note"] == ["ok", {"deep": "ab"}]
+    assert [text for _, text, _ in stored_messages(settings, "assistant")] == ["Привет!"]
