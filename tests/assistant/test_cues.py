@@ -67,3 +67,24 @@ def test_saying_the_answer_missed_is_a_miss(text: str) -> None:
 )
 def test_a_no_or_a_subject_of_its_own_is_not_a_miss(text: str) -> None:
     assert not read_cues(text).missed
+
+
+@pytest.mark.parametrize(
+    "text", ["не понял", "Можно попроще?", "ничего не ясно", "объясните другими словами", "ne ponyal"]
+)
+def test_not_understanding_the_answer_is_unclear(text: str) -> None:
+    cues = read_cues(text)
+    assert cues.unclear and not cues.missed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "понятно",  # understood
+        "ок, понял",
+        "вы меня не поняли",  # a miss, not an unclear answer
+        "не понял, а сколько стоит доступ?",  # a question of its own
+    ],
+)
+def test_understanding_or_a_question_of_its_own_is_not_unclear(text: str) -> None:
+    assert not read_cues(text).unclear

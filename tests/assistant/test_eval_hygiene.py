@@ -33,8 +33,12 @@ HELD_OUT_SHA256 = {
 HELD_OUT_DIALOGUES_SHA256 = {
     "b": "595e9460ab7a1daf4cb51e5f4a8ca33ef1335deb47984fd0b3ca075f652351d0",
 }
-# The held-out phrases of a visitor saying an answer missed (``scripts/eval/correction_eval.py``).
-HELD_OUT_CORRECTIONS_SHA256 = "6b2ae7f31a71a78084e993c0dba5585098028a575b8c7f9fdfa7d60fb5270ff3"
+# The held-out phrases of a visitor repairing a conversation (``scripts/eval/repair_eval.py``): the answer
+# missed, the answer was not understood.
+HELD_OUT_REPAIRS_SHA256 = {
+    "corrections_test": "6b2ae7f31a71a78084e993c0dba5585098028a575b8c7f9fdfa7d60fb5270ff3",
+    "unclear_test": "f23b01616a0ccfc25ae20a9cd4393f9743e20ca440c52ef556c14dc9c5fc0f63",
+}
 # Corpora C to F are training data (the calibration is fitted on A and C to F): pinned so that
 # ``scenario/calibration.json`` can be refitted from exactly what it was fitted on.
 TRAINING_SHA256 = {
@@ -145,6 +149,7 @@ def test_the_held_out_dialogues_are_pinned(name: str) -> None:
     assert digest == HELD_OUT_DIALOGUES_SHA256[name], f"dialogues {name.upper()} changed: they must never be tuned on"
 
 
-def test_the_held_out_corrections_are_pinned() -> None:
-    digest = hashlib.sha256((EVAL / "corrections_test.yaml").read_bytes()).hexdigest()
-    assert digest == HELD_OUT_CORRECTIONS_SHA256, "the held-out corrections changed: they must never be tuned on"
+@pytest.mark.parametrize("name", sorted(HELD_OUT_REPAIRS_SHA256))
+def test_the_held_out_repair_phrases_are_pinned(name: str) -> None:
+    digest = hashlib.sha256((EVAL / f"{name}.yaml").read_bytes()).hexdigest()
+    assert digest == HELD_OUT_REPAIRS_SHA256[name], f"{name}.yaml changed: it must never be tuned on"

@@ -84,6 +84,14 @@ async def test_saying_the_answer_missed_shows_another_article_then_hands_over(cl
     assert last["scenario"] == "FAQ" and last["action"] == "no_answer" and last["sources"] == [], last
 
 
+async def test_not_understanding_an_answer_gets_the_same_article_said_plainer(client: httpx.AsyncClient) -> None:
+    crm = await say(client, "есть ли интеграция с amoCRM?")
+    plainer = await say(client, "не понял, можно попроще?")
+    assert plainer["scenario"] == "FAQ" and plainer["action"] == "answer", plainer
+    assert plainer["sources"][:1] == crm["sources"][:1]
+    assert plainer["reply"] != crm["reply"] and plainer["reply"] not in crm["reply"]
+
+
 async def test_offtopic_is_short_and_steers_back(client: httpx.AsyncClient) -> None:
     reply = await say(client, "расскажи анекдот")
     assert reply["scenario"] == "OFFTOPIC"

@@ -131,6 +131,19 @@ def faq_more(article: dict[str, Any], said: str) -> str:
     )
 
 
+def faq_plainer(article: dict[str, Any], said: str, texts: VisitorTexts) -> str:
+    """«не понял» about the current article: its summary, the article's own short version, unless the
+    conversation had it already; then its sentences not said yet; then an offer of people."""
+    summary = str(article.get("summary") or "").strip()
+    if summary and summary not in said:
+        return f"Если коротко: {summary}"
+    fresh = [sentence for sentence, _ in _sentences(article) if sentence not in said]
+    if fresh:
+        return "Попробую объяснить иначе. " + " ".join(fresh[:MORE_SENTENCES])
+    gist = (summary or str(article.get("title") or "")).rstrip(". ")
+    return f"Если коротко: {gist}. Если что-то осталось неясным, уточните, что именно, или {texts.write_to_support()}."
+
+
 def faq_answer_again(articles: list[dict[str, Any]], question: str) -> str:
     """The answer from the next articles after the visitor said the previous one missed."""
     return f"Простите, что не о том. Возможно, вы спрашивали об этом. {faq_answer(articles, question)}"

@@ -110,6 +110,28 @@ MISS_WORDS = _rx(
 PLAIN_NO = frozenset(["не", "нет", "неа", "ни", "ничего", "ниче"])
 MISS_FILLERS = frozenset(["я", "а", "ну", "же", "да", "но"])
 SECOND_PERSON = _rx(r"\b(вы|ты|меня|мой|мое|моим|моему|you|my)\b")
+# The visitor did not understand the answer («не понял», «можно попроще?»): made only of such words, with a
+# negated word of understanding or a word asking it plainer. Read after ``missed``: «вы меня не поняли» is a miss.
+UNDERSTOOD = _rx(
+    r"^(понял\w*|поним\w*|понятн\w*|ясн\w*|дошло|доходит|вруб\w*|въехал\w*|въезжа\w*|догнал\w*|догоня\w*|разбира\w*|"
+    r"get|got|understand)$"
+)
+NEGATION = _rx(r"^(не|ни|ничего|ниче|нифига|not|don|didn)$")
+PLAINER = _rx(
+    r"^(н[еи]п[оа]нятн\w*|неясн\w*|сложн\w*|запута\w*|мудрен\w*|заумн\w*|проще|проше|попроще|простым\w*|"
+    r"простыми|понятнее|понятней|другими|человеческ\w*|разжу\w*|разжев\w*|переформулир\w*|"
+    r"сформулир\w*|перефраз\w*|иначе|смысле|понимать|туплю|тормож\w*|растолку\w*|расшифр\w*|пальцах|языком|"
+    r"трудн\w*|confusing|confused|simpler|simply|simple|rephrase|clarify|plain\w*)$"
+)
+UNCLEAR_WORDS = _rx(
+    r"^(не|ни|ничего|ниче|нифига|я|мне|меня|вы|ты|можно|можете|могли|бы|пожалуйста|плиз|а|ну|так|это|что|как|"
+    r"то|чуть|немного|еще|раз|об[ъь]ясн\w*|поясн\w*|расскаж\w*|скаж\w*|сказать|напиш\w*|по|другому|другими|"
+    r"словами|для|новичк\w*|чайник\w*|совсем|вообще|ваще|очень|слишком|извин\w*|простит\w*|прост\w*|сорри|"
+    r"хм|эм|разбира\w*|в|этом|чет|че|чего|там|написан\w*|текст\w*|ответ\w*|опять|снова|и|но|же|"
+    r"ваш\w*|о|об|чем|говор\w*|значит|если|самое|нормальн\w*|короче|язык\w*|понятным|можешь|вот|этот|эта|эти|тупой|тупых|глуп\w*|"
+    r"дурак\w*|ааа|эээ|ммм|пиш\w*|сейчас|черта|уточн\w*|много|многа|букв\w*|букав|"
+    r"i|don|didn|t|it|what|do|you|mean|can|could|please|explain|again|in|other|words|not|sure|lost|sorry|more|m|am|idk|dont)$"
+)
 _CONSONANT_RUN = _rx(r"[бвгджзйклмнпрстфхцчшщ]{4,}|[bcdfghjklmnpqrstvwxz]{4,}")
 
 
@@ -135,6 +157,7 @@ class Cues:
     affirm: bool
     follow_up: bool  # a bare follow-up: the cue and nothing of its own
     missed: bool  # the answer missed the question, and nothing of its own
+    unclear: bool  # the answer was not understood, and nothing of its own
     gibberish: bool
 
     @property
@@ -167,6 +190,7 @@ def read_cues(text: str) -> Cues:
         affirm=bool(AFFIRM.match(norm)),
         follow_up=_bare_follow_up(norm),
         missed=_bare_miss(norm),
+        unclear=_bare_unclear(norm),
         gibberish=gibberish,
     )
 
@@ -192,3 +216,12 @@ def _bare_miss(norm: str) -> bool:
     if any(w.startswith(("понял", "поним")) for w in said):
         return wrong or bool(SECOND_PERSON.search(norm))  # «не понял» alone: unclear, not wrong
     return True
+
+
+def _bare_unclear(norm: str) -> bool:
+    """«не понял», «можно попроще?»: the answer was unclear, no subject named (and not a miss)."""
+    words = norm.split()
+    if not all(UNDERSTOOD.match(w) or PLAINER.match(w) or UNCLEAR_WORDS.match(w) for w in words):
+        return False
+    not_understood = any(UNDERSTOOD.match(w) for w in words) and any(NEGATION.match(w) for w in words)
+    return (not_understood or any(PLAINER.match(w) for w in words)) and not _bare_miss(norm)

@@ -71,8 +71,11 @@ class OfflineChatModel:
             if not articles:
                 return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             sources = [{"article_id": str(a.get("article_id")), "title": a.get("title", "")} for a in articles]
+            said = "\n".join(_earlier(messages, "assistant"))
             if self._more_of_current(text, context, articles):
-                reply = composer.faq_more(articles[0], "\n".join(_earlier(messages, "assistant")))
+                reply = composer.faq_more(articles[0], said)
+            elif read_cues(text).unclear:
+                reply = composer.faq_plainer(articles[0], said, self._texts)
             elif read_cues(text).missed:
                 reply = composer.faq_answer_again(articles, _searched_query(messages) or text)
             else:
@@ -137,6 +140,8 @@ class OfflineChatModel:
             if not question or read_cues(earlier[-1]).missed:
                 return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             return _call("faq_search", {"query": question[:500], "last_article_id": str(current)})
+        if context.get("last_scenario") == "FAQ" and current and read_cues(text).unclear:
+            return _call("faq_get_by_id", {"article_id": str(current)})  # «не понял»: the same article, plainer
         route = await self.route(text, context)
         if self._leans_on_previous(route, text, context):
             # «а для ип?» right after an answer asks about that answer's subject: searched together with
