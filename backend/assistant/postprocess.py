@@ -16,6 +16,7 @@ def attach_sources(reply: Reply, ctx: TurnContext) -> Reply:
     known = {hit.article_id: hit.title for hit in ctx.faq_hits}
     known.update({aid: article.title for aid, article in ctx.articles.items()})
     if reply.action == "no_answer":
+        ctx.session_data.pop("faq", None)  # no article is current: «подробнее» or «не понял» has nothing to go on
         return reply.model_copy(update={"sources": [], "dashboard": None})
     declared = [s.article_id for s in reply.sources if s.article_id in known]
     if not declared:

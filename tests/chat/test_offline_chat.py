@@ -92,6 +92,16 @@ async def test_not_understanding_an_answer_gets_the_same_article_said_plainer(cl
     assert plainer["reply"] != crm["reply"] and plainer["reply"] not in crm["reply"]
 
 
+async def test_after_no_answer_no_earlier_article_is_current(client: httpx.AsyncClient) -> None:
+    refund = await say(client, "Как вернуть деньги, если сервис не подошёл?")
+    again = await say(client, "это не то")
+    handed = await say(client, "нет, опять не то")
+    assert handed["action"] == "no_answer"
+    plainer = await say(client, "не понял")  # not the article of an answer the visitor already rejected
+    earlier = {s["article_id"] for s in refund["sources"][:1] + again["sources"][:1]}
+    assert not {s["article_id"] for s in plainer["sources"][:1]} & earlier, plainer
+
+
 async def test_offtopic_is_short_and_steers_back(client: httpx.AsyncClient) -> None:
     reply = await say(client, "расскажи анекдот")
     assert reply["scenario"] == "OFFTOPIC"

@@ -132,12 +132,12 @@ class OfflineChatModel:
 
     async def _first_step(self, text: str, context: dict[str, Any], messages: list[Message]) -> ModelResponse:
         current = context.get("current_article_id")
-        if context.get("last_scenario") == "FAQ" and current and read_cues(text).missed:
+        if context.get("last_scenario") == "FAQ" and read_cues(text).missed:
             # «это не то» right after an answer: the question again, without the article that missed it;
-            # a second miss in a row goes to people rather than guessing further.
+            # a second miss in a row, or one after «no answer», goes to people rather than guessing further.
             earlier = _earlier(messages, "user")
             question = _continued_question(messages)
-            if not question or read_cues(earlier[-1]).missed:
+            if not (question and current) or read_cues(earlier[-1]).missed:
                 return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             return _call("faq_search", {"query": question[:500], "last_article_id": str(current)})
         if context.get("last_scenario") == "FAQ" and current and read_cues(text).unclear:
