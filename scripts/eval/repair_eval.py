@@ -89,7 +89,9 @@ def measure(kind: str, played: list[Repair]) -> dict[str, Any]:
     report: dict[str, Any] = {"questions": len(played), "repairs": len(pairs)}
     if kind == "missed":
         report |= {
-            "recovered": share(sum(bool(_sources(a)) and _sources(a)[0] in p.case.article_ids for p, a in pairs), len(pairs)),
+            "recovered": share(
+                sum(bool(_sources(a)) and _sources(a)[0] in p.case.article_ids for p, a in pairs), len(pairs)
+            ),
             "among_shown": share(sum(bool(set(_sources(a)) & set(p.case.article_ids)) for p, a in pairs), len(pairs)),
             "handed_over": share(sum(a.get("action") == "no_answer" for _, a in pairs), len(pairs)),
             "same_article_again": share(
