@@ -63,6 +63,8 @@ def test_saying_the_answer_missed_is_a_miss(text: str) -> None:
         "не надо",
         "это не то, я про возврат денег",  # names its subject: a question of its own
         "а другое есть?",
+        "мне это не нужно",  # declines an offer
+        "а в другом городе?",  # asks about another one
     ],
 )
 def test_a_no_or_a_subject_of_its_own_is_not_a_miss(text: str) -> None:
@@ -84,6 +86,7 @@ def test_not_understanding_the_answer_is_unclear(text: str) -> None:
         "ок, понял",
         "вы меня не поняли",  # a miss, not an unclear answer
         "не понял, а сколько стоит доступ?",  # a question of its own
+        "а это сложно?",  # asks whether something is hard
     ],
 )
 def test_understanding_or_a_question_of_its_own_is_not_unclear(text: str) -> None:

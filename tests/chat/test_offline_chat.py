@@ -79,9 +79,12 @@ async def test_saying_the_answer_missed_shows_another_article_then_hands_over(cl
     again = await say(client, "это не то")  # the question again, without the article that missed it
     assert again["scenario"] == "FAQ", again
     assert [s["article_id"] for s in again["sources"]][:1] != [refund["sources"][0]["article_id"]]
-    assert again["action"] == "no_answer" or again["reply"].startswith("Простите, что не о том")
+    assert again["action"] == "no_answer" or again["reply"].startswith("Простите, я ответила не на тот вопрос")
     last = await say(client, "нет, опять не то")  # a second miss in a row: people, not another guess
     assert last["scenario"] == "FAQ" and last["action"] == "no_answer" and last["sources"] == [], last
+    assert "позовите менеджера" in last["reply"]  # SPEC: a «no answer» points to support and to a manager
+    person = await say(client, "позовите менеджера")
+    assert person["action"] == "handoff", person
 
 
 async def test_not_understanding_an_answer_gets_the_same_article_said_plainer(client: httpx.AsyncClient) -> None:

@@ -139,21 +139,24 @@ def faq_plainer(article: dict[str, Any], said: str, texts: VisitorTexts) -> str:
         return f"Если коротко: {summary}"
     fresh = [sentence for sentence, _ in _sentences(article) if sentence not in said]
     if fresh:
-        return "Попробую объяснить иначе. " + " ".join(fresh[:MORE_SENTENCES])
-    gist = (summary or str(article.get("title") or "")).rstrip(". ")
-    return f"Если коротко: {gist}. Если что-то осталось неясным, уточните, что именно, или {texts.write_to_support()}."
+        return "Вот что ещё об этом есть в нашей базе знаний: " + " ".join(fresh[:MORE_SENTENCES])
+    return (
+        "Больше об этом в нашей базе знаний ничего нет. Если что-то осталось неясным, уточните, что именно, "
+        f"или {texts.write_to_support()}."
+    )
 
 
 def faq_answer_again(articles: list[dict[str, Any]], question: str) -> str:
     """The answer from the next articles after the visitor said the previous one missed."""
-    return f"Простите, что не о том. Возможно, вы спрашивали об этом. {faq_answer(articles, question)}"
+    return f"Простите, я ответила не на тот вопрос. Возможно, вы имели в виду вот это: {faq_answer(articles, question)}"
 
 
 def faq_not_found(texts: VisitorTexts) -> str:
     return (
         "Точного ответа на этот вопрос в нашей базе знаний нет, а гадать я не буду. Пожалуйста, "
-        f"{texts.write_to_support()} — там ответят по существу. А я могу рассказать о тарифах, "
-        "пробном периоде или показать аналитику по нише."
+        f"{texts.write_to_support()} — там ответят по существу — или напишите «позовите менеджера», и к "
+        "разговору подключится человек. А я могу рассказать о тарифах, пробном периоде или показать "
+        "аналитику по нише."
     )
 
 

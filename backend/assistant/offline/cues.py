@@ -108,12 +108,19 @@ MISS_WORDS = _rx(
     r"you|no|help|relevant|off)$"
 )
 PLAIN_NO = frozenset(["не", "нет", "неа", "ни", "ничего", "ниче"])
+# With a plain no, one of these must say what is wrong («не то», «не об этом»): «не нужно» declines an offer.
+MISS_POINTS = _rx(
+    r"^(то|тот|та|те|туда|так|этом|том|тому|ответ\w*|отвеча\w*|тем(а|е|у|ы)|спрашива\w*|спросил\w*|имел\w*|"
+    r"виду|понял\w*|поним\w*|речь|общего|отношени\w*|связ\w*|смысл\w*|говор\w*|писал\w*)$"
+)
+OTHER_ONE = _rx(r"^друг(ое|ой|ом|ого|ая|ую)$")  # «а в другом?» asks about another one: not a miss
 MISS_FILLERS = frozenset(["я", "а", "ну", "же", "да", "но"])
 SECOND_PERSON = _rx(r"\b(вы|ты|меня|мой|мое|моим|моему|you|my)\b")
 # The visitor did not understand the answer («не понял», «можно попроще?»): made only of such words, with a
 # negated word of understanding or a word asking it plainer. Read after ``missed``: «вы меня не поняли» is a miss.
 UNDERSTOOD = _rx(
     r"^(понял\w*|поним\w*|понятн\w*|ясн\w*|дошло|доходит|вруб\w*|въехал\w*|въезжа\w*|догнал\w*|догоня\w*|разбира\w*|"
+    r"разобрал\w*|разобрат\w*|"
     r"get|got|understand)$"
 )
 NEGATION = _rx(r"^(не|ни|ничего|ниче|нифига|not|don|didn)$")
@@ -129,7 +136,7 @@ UNCLEAR_WORDS = _rx(
     r"словами|для|новичк\w*|чайник\w*|совсем|вообще|ваще|очень|слишком|извин\w*|простит\w*|прост\w*|сорри|"
     r"хм|эм|разбира\w*|в|этом|чет|че|чего|там|написан\w*|текст\w*|ответ\w*|опять|снова|и|но|же|"
     r"ваш\w*|о|об|чем|говор\w*|значит|если|самое|нормальн\w*|короче|язык\w*|понятным|можешь|вот|этот|эта|эти|тупой|тупых|глуп\w*|"
-    r"дурак\w*|ааа|эээ|ммм|пиш\w*|сейчас|черта|уточн\w*|много|многа|букв\w*|букав|"
+    r"дурак\w*|ааа|эээ|ммм|пиш\w*|сейчас|черта|уточн\w*|могу|смог\w*|много|многа|букв\w*|букав|"
     r"i|don|didn|t|it|what|do|you|mean|can|could|please|explain|again|in|other|words|not|sure|lost|sorry|more|m|am|idk|dont)$"
 )
 _CONSONANT_RUN = _rx(r"[бвгджзйклмнпрстфхцчшщ]{4,}|[bcdfghjklmnpqrstvwxz]{4,}")
@@ -190,7 +197,7 @@ def read_cues(text: str) -> Cues:
         affirm=bool(AFFIRM.match(norm)),
         follow_up=_bare_follow_up(norm),
         missed=_bare_miss(norm),
-        unclear=_bare_unclear(norm),
+        unclear=_bare_unclear(norm, "?" in raw),
         gibberish=gibberish,
     )
 
@@ -209,19 +216,23 @@ def _bare_miss(norm: str) -> bool:
     marks = [w for w in words if MISS_MARK.match(w)]
     if not marks or not all(MISS_MARK.match(w) or MISS_WORDS.match(w) for w in words):
         return False  # no mark, or a word of its own (a subject, another intent)
+    if words[0] == "а" and all(OTHER_ONE.match(w) for w in marks):
+        return False
     said = [w for w in words if not MISS_MARK.match(w) and w not in MISS_FILLERS]
     wrong = any(w not in PLAIN_NO for w in marks)  # «мимо», «неправильно», «другое»
-    if not wrong and all(w.startswith("вопрос") for w in said):
-        return False  # «нет», «вопросов нет»: a plain no answers an offer
+    if not wrong and not any(MISS_POINTS.match(w) for w in said):
+        return False  # «нет», «вопросов нет», «не нужно»: a plain no answers an offer
     if any(w.startswith(("понял", "поним")) for w in said):
         return wrong or bool(SECOND_PERSON.search(norm))  # «не понял» alone: unclear, not wrong
     return True
 
 
-def _bare_unclear(norm: str) -> bool:
-    """«не понял», «можно попроще?»: the answer was unclear, no subject named (and not a miss)."""
+def _bare_unclear(norm: str, question: bool) -> bool:
+    """«не понял», «можно попроще?»: the answer was unclear, no subject named (and not a miss). «это
+    сложно?» asks whether something is hard: a word of difficulty counts only when it is not asked."""
     words = norm.split()
     if not all(UNDERSTOOD.match(w) or PLAINER.match(w) or UNCLEAR_WORDS.match(w) for w in words):
         return False
     not_understood = any(UNDERSTOOD.match(w) for w in words) and any(NEGATION.match(w) for w in words)
-    return (not_understood or any(PLAINER.match(w) for w in words)) and not _bare_miss(norm)
+    plainer = any(PLAINER.match(w) and not (question and w.startswith(("сложн", "трудн"))) for w in words)
+    return (not_understood or plainer) and not _bare_miss(norm)

@@ -72,11 +72,12 @@ class OfflineChatModel:
                 return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             sources = [{"article_id": str(a.get("article_id")), "title": a.get("title", "")} for a in articles]
             said = "\n".join(_earlier(messages, "assistant"))
+            repair = _repair(text, context)
             if self._more_of_current(text, context, articles):
                 reply = composer.faq_more(articles[0], said)
-            elif read_cues(text).unclear:
+            elif repair == "unclear":
                 reply = composer.faq_plainer(articles[0], said, self._texts)
-            elif read_cues(text).missed:
+            elif repair == "missed":
                 reply = composer.faq_answer_again(articles, _searched_query(messages) or text)
             else:
                 reply = composer.faq_answer(articles, _searched_query(messages) or text)
@@ -131,17 +132,18 @@ class OfflineChatModel:
         return await self.router.route(text, context, self.niche_probe)
 
     async def _first_step(self, text: str, context: dict[str, Any], messages: list[Message]) -> ModelResponse:
-        current = context.get("current_article_id")
-        if context.get("last_scenario") == "FAQ" and read_cues(text).missed:
+        repair = _repair(text, context)
+        current = str(context.get("current_article_id") or "")
+        if repair == "missed":
             # «это не то» right after an answer: the question again, without the article that missed it;
             # a second miss in a row, or one after «no answer», goes to people rather than guessing further.
             earlier = _earlier(messages, "user")
             question = _continued_question(messages)
             if not (question and current) or read_cues(earlier[-1]).missed:
                 return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
-            return _call("faq_search", {"query": question[:500], "last_article_id": str(current)})
-        if context.get("last_scenario") == "FAQ" and current and read_cues(text).unclear:
-            return _call("faq_get_by_id", {"article_id": str(current)})  # «не понял»: the same article, plainer
+            return _call("faq_search", {"query": question[:500], "last_article_id": current})
+        if repair == "unclear":
+            return _call("faq_get_by_id", {"article_id": current})  # «не понял»: the same article, plainer
         route = await self.route(text, context)
         if self._leans_on_previous(route, text, context):
             # «а для ип?» right after an answer asks about that answer's subject: searched together with
@@ -180,13 +182,24 @@ def _searched_query(messages: list[Message]) -> str | None:
     return None
 
 
+def _repair(text: str, context: dict[str, Any]) -> str | None:
+    """Right after an FAQ answer: «missed» when the visitor says it missed their question, «unclear» when
+    they did not understand it (only while an article is current); otherwise None."""
+    if context.get("last_scenario") != "FAQ":
+        return None
+    cues = read_cues(text)
+    if cues.missed:
+        return "missed"
+    return "unclear" if cues.unclear and context.get("current_article_id") else None
+
+
 def _continued_question(messages: list[Message]) -> str:
     """The visitor's latest earlier message that says what they ask about: a bare request for more
-    («подробнее») or a bare «это не то» carries no subject of its own, so the question before it is the
-    one continued."""
+    («подробнее»), a bare «это не то» or «не понял» carries no subject of its own, so the question before
+    it is the one continued."""
     for earlier in reversed(_earlier(messages, "user")):
         cues = read_cues(earlier)
-        if not (cues.follow_up or cues.missed):
+        if not (cues.follow_up or cues.missed or cues.unclear):
             return earlier
     return ""
 
