@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     corpus = CORPORA[args.corpus]
     cases = [c for c in load_cases(corpus["messages"]) if c.scenario == "FAQ" and c.answerable and c.article_ids]
     path = ROOT_DIR / "eval" / f"{PHRASES[args.kind]}_{args.phrases}.yaml"
-    phrases = [str(p) for p in yaml.safe_load(path.read_text(encoding="utf-8"))]
+    phrases = [str(p) for p in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
+    if not phrases:
+        raise SystemExit(f"{path} holds no phrases")
     var_dir = ROOT_DIR / "var" / f"repair-eval-{args.corpus}-{args.embedder}"
     server = Server(faq=corpus["faq"], niches=corpus["niches"], var_dir=var_dir, port=args.port, embedder=args.embedder)
     started = time.perf_counter()
