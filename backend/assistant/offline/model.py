@@ -136,10 +136,10 @@ class OfflineChatModel:
         current = str(context.get("current_article_id") or "")
         if repair == "missed":
             # «это не то» right after an answer: the question again, without the article that missed it;
-            # a second miss in a row, or one after «no answer», goes to people rather than guessing further.
-            earlier = _earlier(messages, "user")
+            # a second miss on the same question, or one after «no answer», goes to people rather than
+            # guessing further (the search can leave out one article only).
             question = _continued_question(messages)
-            if not (question and current) or read_cues(earlier[-1]).missed:
+            if not (question and current) or _missed_already(messages):
                 return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             return _call("faq_search", {"query": question[:500], "last_article_id": current})
         if repair == "unclear":
@@ -202,6 +202,17 @@ def _continued_question(messages: list[Message]) -> str:
         if not (cues.follow_up or cues.missed or cues.unclear):
             return earlier
     return ""
+
+
+def _missed_already(messages: list[Message]) -> bool:
+    """Whether the visitor said «это не то» about the question they continue, before this message."""
+    for earlier in reversed(_earlier(messages, "user")):
+        cues = read_cues(earlier)
+        if cues.missed:
+            return True
+        if not (cues.follow_up or cues.unclear):
+            return False  # the question itself
+    return False
 
 
 def _earlier(messages: list[Message], role: str) -> list[str]:
