@@ -280,6 +280,14 @@ def share(hits: int, total: int) -> float | None:
     return round(hits / total, 3) if total else None
 
 
+def publish(report: dict[str, Any], path: Path | None) -> None:
+    """Print the report and, with ``path``, write it there as ``{"report": ...}`` (never failing turns)."""
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"report": report}, ensure_ascii=False, indent=2), "utf-8")
+
+
 def measure(results: list[Result]) -> dict[str, Any]:
     by_label = Counter(r.case.scenario for r in results)
     correct = Counter(r.case.scenario for r in results if r.scenario == r.case.scenario)

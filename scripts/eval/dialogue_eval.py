@@ -26,7 +26,6 @@ follow-ups are developed: in-sample. Corpus B's are never tuned on: out-of-sampl
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ import yaml
 
 from backend.core.config import ROOT_DIR
 from backend.knowledge.units import sentences
-from scripts.eval.chat_eval import CORPORA, EMBEDDERS, Server, share
+from scripts.eval.chat_eval import CORPORA, EMBEDDERS, Server, publish, share
 
 KINDS = ("first", "more", "elliptic", "other")
 DIALOGUES_SAMPLE = {
@@ -153,10 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         **measure(played),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"report": report}, ensure_ascii=False, indent=2), "utf-8")
+    publish(report, args.json)
     return 0
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ import yaml
 
 from backend.core.config import ROOT_DIR
 from backend.knowledge.units import sentences
-from scripts.eval.chat_eval import CORPORA, EMBEDDERS, Case, Server, chat, load_cases, share
+from scripts.eval.chat_eval import CORPORA, EMBEDDERS, Case, Server, chat, load_cases, publish, share
 
 CONCURRENCY = 4
 PHRASES = {"missed": "corrections", "unclear": "unclear"}
@@ -136,10 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         **measure(args.kind, played),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"report": report}, ensure_ascii=False, indent=2), "utf-8")
+    publish(report, args.json)
     return 0
 
 
