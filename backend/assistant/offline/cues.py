@@ -178,6 +178,7 @@ def read_cues(text: str) -> Cues:
     tokens = norm.split()
     letters = raw.lower()
     gibberish = len(tokens) == 1 and tokens[0].isalpha() and bool(_CONSONANT_RUN.search(letters))
+    missed = _bare_miss(norm)
     return Cues(
         norm=norm,
         words=len(tokens),
@@ -196,8 +197,8 @@ def read_cues(text: str) -> Cues:
         smalltalk=bool(SMALLTALK.match(norm)) or not tokens,
         affirm=bool(AFFIRM.match(norm)),
         follow_up=_bare_follow_up(norm),
-        missed=_bare_miss(norm),
-        unclear=_bare_unclear(norm, "?" in raw),
+        missed=missed,
+        unclear=not missed and _bare_unclear(norm, "?" in raw),
         gibberish=gibberish,
     )
 
@@ -222,17 +223,18 @@ def _bare_miss(norm: str) -> bool:
     wrong = any(w not in PLAIN_NO for w in marks)  # «мимо», «неправильно», «другое»
     if not wrong and not any(MISS_POINTS.match(w) for w in said):
         return False  # «нет», «вопросов нет», «не нужно»: a plain no answers an offer
-    if any(w.startswith(("понял", "поним")) for w in said):
+    if any(UNDERSTOOD.match(w) for w in said):
         return wrong or bool(SECOND_PERSON.search(norm))  # «не понял» alone: unclear, not wrong
     return True
 
 
 def _bare_unclear(norm: str, question: bool) -> bool:
-    """«не понял», «можно попроще?»: the answer was unclear, no subject named (and not a miss). «это
-    сложно?» asks whether something is hard: a word of difficulty counts only when it is not asked."""
+    """«не понял», «можно попроще?»: the answer was unclear, no subject named (``read_cues`` asks only
+    when it is not a miss). «это сложно?» asks whether something is hard: a word of difficulty counts
+    only when it is not asked."""
     words = norm.split()
     if not all(UNDERSTOOD.match(w) or PLAINER.match(w) or UNCLEAR_WORDS.match(w) for w in words):
         return False
     not_understood = any(UNDERSTOOD.match(w) for w in words) and any(NEGATION.match(w) for w in words)
     plainer = any(PLAINER.match(w) and not (question and w.startswith(("сложн", "трудн"))) for w in words)
-    return (not_understood or plainer) and not _bare_miss(norm)
+    return not_understood or plainer

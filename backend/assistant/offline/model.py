@@ -138,8 +138,8 @@ class OfflineChatModel:
             # «это не то» right after an answer: the question again, without the article that missed it;
             # a second miss on the same question, or one after «no answer», goes to people rather than
             # guessing further (the search can leave out one article only).
-            question = _continued_question(messages)
-            if not (question and current) or _missed_already(messages):
+            question, missed_before = _continued_question(messages)
+            if not (question and current) or missed_before:
                 return _final("FAQ", "no_answer", composer.faq_not_found(self._texts))
             return _call("faq_search", {"query": question[:500], "last_article_id": current})
         if repair == "unclear":
@@ -148,7 +148,7 @@ class OfflineChatModel:
         if self._leans_on_previous(route, text, context):
             # «а для ип?» right after an answer asks about that answer's subject: searched together with
             # the question it continues, and answered as any FAQ question (or «no answer»).
-            return _call("faq_search", {"query": f"{_continued_question(messages)} {text}".strip()[:500]})
+            return _call("faq_search", {"query": f"{_continued_question(messages)[0]} {text}".strip()[:500]})
         if route.scenario == "FAQ":
             article = context.get("current_article_id")
             if article and route.reason.startswith("follow-up"):
@@ -193,26 +193,17 @@ def _repair(text: str, context: dict[str, Any]) -> str | None:
     return "unclear" if cues.unclear and context.get("current_article_id") else None
 
 
-def _continued_question(messages: list[Message]) -> str:
-    """The visitor's latest earlier message that says what they ask about: a bare request for more
-    («подробнее»), a bare «это не то» or «не понял» carries no subject of its own, so the question before
-    it is the one continued."""
+def _continued_question(messages: list[Message]) -> tuple[str, bool]:
+    """The visitor's latest earlier message that says what they ask about, and whether they said «это не
+    то» about it since. A bare request for more («подробнее»), a bare «это не то» or «не понял» carries no
+    subject of its own, so the question before it is the one continued."""
+    missed = False
     for earlier in reversed(_earlier(messages, "user")):
         cues = read_cues(earlier)
         if not (cues.follow_up or cues.missed or cues.unclear):
-            return earlier
-    return ""
-
-
-def _missed_already(messages: list[Message]) -> bool:
-    """Whether the visitor said «это не то» about the question they continue, before this message."""
-    for earlier in reversed(_earlier(messages, "user")):
-        cues = read_cues(earlier)
-        if cues.missed:
-            return True
-        if not (cues.follow_up or cues.unclear):
-            return False  # the question itself
-    return False
+            return earlier, missed
+        missed = missed or cues.missed
+    return "", missed
 
 
 def _earlier(messages: list[Message], role: str) -> list[str]:
